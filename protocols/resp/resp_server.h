@@ -1,0 +1,21 @@
+/*
+ * The RESP (Redis protocol) front end: a libuv TCP listener whose clients'
+ * commands are translated into Flo operations on the shared upstream pool.
+ */
+#ifndef RESP_SERVER_H
+#define RESP_SERVER_H
+
+#include "proto.h"
+
+typedef struct resp_server resp_server_t;
+
+/*
+ * Listen on "ADDR:PORT" (port 0 = any free port) on ctx->loop. ctx must
+ * outlive the server. Returns 0 and *out, or a negative libuv/FLO_E* code.
+ */
+int resp_server_new(const struct proto_ctx *ctx, const char *listen, resp_server_t **out);
+uint16_t resp_server_port(const resp_server_t *srv);
+/* Stop accepting and close every client; freed once libuv closed the handles. */
+void resp_server_close(resp_server_t *srv);
+
+#endif
