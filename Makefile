@@ -39,7 +39,7 @@ test-asan: deps
 
 # libFuzzer targets (clang), each run for FUZZ_SECS seconds from its seed corpus.
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DFLO_FUZZ=ON \
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DFLO_FUZZ=ON -DFLO_WERROR=OFF \
 	    -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 	    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 	cmake --build $(FUZZ) -j $(JOBS) --target fuzz_targets
@@ -54,7 +54,7 @@ fuzz: deps
 
 bench: build
 	scripts/install-deps.sh --bench
-	bench/run.sh
+	FLO_BUILD=$(BUILD) bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

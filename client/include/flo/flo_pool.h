@@ -88,9 +88,12 @@ enum flo_send_flags_e {
  * pass the block time plus a margin. On success returns 0 and, if `out` is
  * non-NULL, a handle usable with flo_pool_cancel until the callback runs.
  * Returns FLO_EINVAL / FLO_ENOMEM / FLO_ETOOBIG (frame over max_request_frame)
- * synchronously without calling `cb`.
- * If no connection is up the call fails through `cb` with FLO_EUNAVAIL on
- * the next loop iteration (or waits up to its timeout for one: see .c).
+ * / FLO_ELIMIT (every usable connection at max_inflight_per_conn or its
+ * write backlog limit, or the start-up queue full) / FLO_ECLOSING (after
+ * flo_pool_close) synchronously without calling `cb`.
+ * If no connection is up the call waits in a bounded queue for one, at most
+ * min(timeout, connect_timeout_ms); then it fails through `cb` with
+ * FLO_EUNAVAIL. FLO_SEND_IDEMPOTENT keeps a copy of the frame for the retry.
  */
 int flo_pool_send(flo_pool_t *pool, const struct flo_req *req, uint32_t timeout_ms, unsigned flags,
                   flo_call_cb cb, void *arg, flo_call_t **out);
