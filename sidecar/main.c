@@ -1,0 +1,34 @@
+/*
+ * flo-sidecar entry point: parse flags and environment, then hand over to
+ * the event loop. Exit status 2 means bad configuration (one line on
+ * stderr says which flag or variable), 1 a start-up failure, 0 a clean
+ * shutdown.
+ */
+#include <stdio.h>
+
+#include "flo/flo_log.h"
+#include "sc_app.h"
+#include "sc_config.h"
+
+int main(int argc, char **argv)
+{
+    struct sc_config cfg;
+    char err[512];
+    int action = sc_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (action < 0) {
+        fprintf(stderr, "flo-sidecar: %s\n", err);
+        return SC_EXIT_CONFIG;
+    }
+    if (action == SC_CONFIG_HELP) {
+        sc_config_usage(stdout);
+        return SC_EXIT_OK;
+    }
+    if (action == SC_CONFIG_VERSION) {
+        printf("flo-sidecar %s\n", FLO_VERSION_STRING);
+        return SC_EXIT_OK;
+    }
+    flo_log_set_level(cfg.log_level);
+    int code = sc_app_run(&cfg);
+    sc_config_free(&cfg);
+    return code;
+}

@@ -1,0 +1,31 @@
+/*
+ * flo-sidecar wiring: one libuv loop carrying the upstream pool, the RESP
+ * and HTTP front ends and (with --dev) an embedded flo-dev, plus signal
+ * handling and graceful shutdown.
+ */
+#ifndef SC_APP_H
+#define SC_APP_H
+
+#include "sc_config.h"
+
+#define SC_SHUTDOWN_GRACE_MS 10000 /* after SIGTERM, force the exit after this long */
+
+/* Process exit statuses used by flo-sidecar. */
+enum sc_exit_e {
+    SC_EXIT_OK = 0,     /* clean shutdown after SIGINT/SIGTERM */
+    SC_EXIT_START = 1,  /* a listener could not bind, or start-up failed */
+    SC_EXIT_CONFIG = 2, /* bad flags or environment */
+};
+
+/*
+ * Run the sidecar described by cfg (borrowed; must outlive the call) until
+ * SIGINT/SIGTERM. Blocks the calling thread in uv_run. Writes a clear line
+ * to stderr (through flo_log) when start-up fails. Returns an enum
+ * sc_exit_e: SC_EXIT_OK after a clean shutdown, SC_EXIT_START when a
+ * listener cannot bind or start-up fails (or shutdown overran its grace
+ * period). A second signal during shutdown ends the process at once
+ * (status 1) without returning.
+ */
+int sc_app_run(const struct sc_config *cfg);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * flo-sidecar configuration: command-line flags and their environment
+ * variables (FLO_SIDECAR_<NAME>), with the precedence flag > environment >
+ * default, validated up front so that a bad value stops the process with
+ * one clear line before anything starts.
+ */
+#ifndef SC_CONFIG_H
+#define SC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define SC_ADDR_MAX          300  /* "host:port" incl. brackets and NUL */
+#define SC_MAX_UPSTREAMS     64   /* addresses in --upstream */
+#define SC_POOL_MAX          1024 /* --pool upper bound (connections per address) */
+#define SC_DEFAULT_HTTP      "127.0.0.1:9080"
+#define SC_DEFAULT_RESP      "127.0.0.1:6379"
+#define SC_DEFAULT_NAMESPACE "default"
+#define SC_DEFAULT_POOL      2
+#define SC_MAX_BODY_LIMIT    (100ull * 1024 * 1024) /* --max-body bound: Flo's largest payload */
+
+/* The validated configuration. Strings are owned by the struct and released
+ * by sc_config_free. */
+struct sc_config {
+    char **upstreams;       /* "host:port" each; NULL when dev */
+    size_t nupstreams;      /* 0 when dev */
+    bool dev;               /* run an embedded flo-dev on the same loop */
+    char http[SC_ADDR_MAX]; /* HTTP listen address */
+    char resp[SC_ADDR_MAX]; /* RESP listen address */
+    char ns[256];           /* default namespace, 1..255 bytes */
+    unsigned pool;          /* connections per upstream address */
+    char *api_key;          /* upstream API key or NULL */
+    char *auth_token;       /* token clients must present, or NULL */
+    size_t max_body;        /* largest value / request body in bytes */
+    int log_level;          /* enum flo_log_level_e */
+};
+
+enum sc_config_action_e {
+    SC_CONFIG_RUN = 0,     /* start the sidecar with the parsed config */
+    SC_CONFIG_HELP = 1,    /* --help was given: print sc_config_usage, exit 0 */
+    SC_CONFIG_VERSION = 2, /* --version was given: print the version, exit 0 */
+};
+
+/*
+ * Parse argv (argv[0] is the program name) and the FLO_SIDECAR_* environment
+ * (read with getenv; an empty variable counts as unset) into *cfg.
+ * Returns an enum sc_config_action_e (>= 0), or -1 with a one-line message
+ * (no trailing newline, naming the flag or variable at fault) in err.
+ * On success with SC_CONFIG_RUN the caller owns *cfg and frees it with
+ * sc_config_free; on any other return *cfg holds nothing to free (calling
+ * sc_config_free on it is still safe).
+ */
+int sc_config_parse(struct sc_config *cfg, int argc, char *const argv[], char *err, size_t errcap);
+
+/* Release the strings owned by cfg (safe on a zeroed or freed struct). */
+void sc_config_free(struct sc_config *cfg);
+
+/* Write --help text: every flag with its environment variable and default. */
+void sc_config_usage(FILE *out);
+
+/*
+ * Parse "host:port" or "[v6]:port" strictly. port_min is 0 for listen
+ * addresses (0 = any free port) and 1 for upstreams. On success copies the
+ * host (brackets removed) into host[hostcap] and returns 0; else -1 with a
+ * reason in err.
+ */
+int sc_config_parse_addr(const char *s, unsigned port_min, char *host, size_t hostcap,
+                         unsigned *port, char *err, size_t errcap);
+
+#endif
