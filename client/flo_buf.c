@@ -129,8 +129,12 @@ static int cur_take(struct flo_cur *c, size_t n, const uint8_t **p)
         return FLO_ETRUNC;
     }
     *p = c->p;
-    c->p += n;
-    c->left -= n;
+    /* Skip the arithmetic for n == 0: p may be NULL (an empty body given as
+     * FLO_BUF_NULL), and NULL + 0 is undefined in C (clang's UBSan flags it). */
+    if (n > 0) {
+        c->p += n;
+        c->left -= n;
+    }
     return 0;
 }
 
@@ -201,7 +205,9 @@ int flo_cur_str32(struct flo_cur *c, flo_buf_t *out)
 flo_buf_t flo_cur_rest(struct flo_cur *c)
 {
     flo_buf_t b = FLO_BUF(c->p, c->left);
-    c->p += c->left;
-    c->left = 0;
+    if (c->left > 0) { /* see cur_take: never NULL + 0 */
+        c->p += c->left;
+        c->left = 0;
+    }
     return b;
 }

@@ -90,7 +90,8 @@ long flo_frame_decode(const uint8_t *buf, size_t len, enum flo_frame_kind_e kind
     if (len < FLO_HEADER_SIZE) {
         /* Reject a bad magic as early as its bytes arrive. */
         static const uint8_t magic[4] = {0x46, 0x4C, 0x4F, 0x00};
-        if (memcmp(buf, magic, len < 4 ? len : 4) != 0) {
+        size_t have = len < 4 ? len : 4;
+        if (have > 0 && memcmp(buf, magic, have) != 0) { /* buf may be NULL if len is 0 */
             return FLO_EBADMAGIC;
         }
         return FLO_EAGAIN;

@@ -8,6 +8,10 @@
  * Where the real server and its SDKs disagree, decoders accept every form the
  * protocol file lists (scan with or without a cursor, json_del empty or with
  * a version).
+ * A fixed-size body must have exactly its size (shorter: FLO_ETRUNC, longer:
+ * FLO_EMALFORMED), so decoding the wrong op's body is caught. The *_begin
+ * functions of iterators validate the whole body first; after they return
+ * 0, *_next cannot fail.
  */
 #ifndef FLO_KV_H
 #define FLO_KV_H
