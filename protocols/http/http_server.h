@@ -19,4 +19,27 @@ uint16_t http_server_port(const http_server_t *srv);
 /* Stop accepting, resume and finish suspended requests with 503, free. */
 void http_server_close(http_server_t *srv);
 
+/*
+ * Sizing knobs (additive to the contract above; http_server_new uses the
+ * defaults). Memory per waiting long-poll is dominated by conn_memory: each
+ * connection's request line + headers must fit in about half of it, larger
+ * request heads get 414/431 from libmicrohttpd.
+ */
+#define HTTP_DEFAULT_CONN_LIMIT 16384u /* concurrent HTTP connections */
+/* 3 KiB of MHD pool per connection: ~52 MiB RSS for 10,000 waiting
+ * long-polls (measured), request heads (request line + headers) up to about
+ * 2.5 KiB; larger heads get 431 / 414 from libmicrohttpd. */
+#define HTTP_DEFAULT_CONN_MEMORY    3072u
+#define HTTP_DEFAULT_CONN_TIMEOUT_S 90u /* idle keep-alive connections */
+struct http_server_opts {
+    unsigned conn_limit;     /* MHD_OPTION_CONNECTION_LIMIT */
+    size_t conn_memory;      /* MHD_OPTION_CONNECTION_MEMORY_LIMIT */
+    unsigned conn_timeout_s; /* MHD_OPTION_CONNECTION_TIMEOUT (suspended
+                                long-polls are not subject to it) */
+};
+void http_server_opts_defaults(struct http_server_opts *o);
+/* http_server_new with explicit sizing; o NULL = defaults. */
+int http_server_new_opts(const struct proto_ctx *ctx, const char *listen,
+                         const struct http_server_opts *o, http_server_t **out);
+
 #endif

@@ -1,0 +1,138 @@
+/*
+ * Declarations shared inside protocols/http/: the server object, the
+ * per-request context, and the helpers route handlers use to reply and to
+ * call upstream. Not part of the module's public API (http_server.h).
+ *
+ * Life of a request: libmicrohttpd (MHD) hands us the raw URI first
+ * (uri-log callback: the context is allocated there), then calls the access
+ * handler once after the headers (route->prepare: validate, reject early),
+ * once per body chunk, and once at the end of the body (route->start). A
+ * handler either replies at once (http_reply_*) or calls http_req_send,
+ * which suspends the MHD connection; the upstream completion builds the
+ * reply and resumes the connection, and the next access-handler call queues
+ * the reply. MHD's request-completed notification releases the context.
+ */
+#ifndef HTTP_INTERNAL_H
+#define HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "flo/flo_buf.h"
+#include "flo/flo_codec.h"
+#include "flo/flo_pool.h"
+#include "http_route.h"
+#include "http_server.h"
+#include "proto.h"
+
+struct http_req;
+
+/* A route: which methods it serves and its two phases. */
+struct http_route_def {
+    enum http_route_e id;
+    unsigned methods;      /* HTTP_METHOD_BIT set */
+    const char *allow;     /* Allow header value for 405 */
+    unsigned body_methods; /* methods whose body is kept (bounded by max_body);
+                              other bodies are counted and dropped */
+    bool public;           /* reachable without the bearer token (probes) */
+    /* After the headers: parse and validate; may reply (then start is not
+     * called). Optional. */
+    void (*prepare)(struct http_req *r);
+    /* After the body: reply or http_req_send. */
+    void (*start)(struct http_req *r);
+};
+
+/* Completion of an upstream call made with http_req_send. Must reply. */
+typedef void (*http_done_cb)(struct http_req *r, int err, uint8_t status, flo_buf_t body);
+
+enum http_req_state_e {
+    HTTP_RS_NEW = 0, /* URI seen, access handler not called yet */
+    HTTP_RS_BODY,    /* headers done, receiving the body */
+    HTTP_RS_WAITING, /* suspended, upstream call in flight */
+    HTTP_RS_REPLIED, /* a reply is ready / queued */
+};
+
+/* One HTTP request. Owns everything allocated for it; freed only by
+ * req_release once MHD is done with it and its disconnect watch (if any)
+ * has closed. */
+struct http_req {
+    struct http_server *srv;
+    struct MHD_Connection *conn;  /* NULL once MHD completed the request */
+    struct http_req *prev, *next; /* srv->reqs (live requests) */
+    char *uri;                    /* raw request target as sent (owned) */
+    size_t uri_len;
+    enum http_method_e method;
+    enum http_req_state_e state;
+    const struct http_route_def *route;
+    struct http_target target; /* route id, decoded key, raw query */
+    struct http_kv_params kv;  /* KV query parameters */
+    struct http_precond if_match, if_none_match;
+    flo_buf_t ns;              /* namespace in effect (view into kv.ns,
+                                  ns_hdr or ctx->default_ns) */
+    struct flo_wbuf ns_hdr;    /* X-Flo-Namespace copy (owned) */
+    bool want_json;            /* GET answers with the JSON envelope */
+    struct flo_wbuf body;      /* request body (owned, <= max_body) */
+    uint64_t body_seen;        /* body bytes received (kept or not) */
+    bool body_too_large;       /* stop buffering; 413 at the end */
+    struct flo_wbuf opts;      /* TLV options of the upstream request */
+    flo_call_t *call;          /* pending upstream call, NULL if none */
+    http_done_cb done;         /* its completion */
+    struct MHD_Response *resp; /* reply to queue (owned until queued) */
+    unsigned resp_status;
+    uv_poll_t disc;    /* client-disconnect watch while a
+                          long-poll is suspended */
+    bool disc_open;    /* disc initialised and not yet closed */
+    bool disc_closing; /* uv_close issued, close cb pending */
+    bool client_gone;  /* the client hung up while waiting */
+};
+
+/* The server: MHD daemon driven from the libuv loop. Freed after every
+ * embedded handle has closed (close_pending reaches 0 after closing). */
+struct http_server {
+    const struct proto_ctx *ctx;
+    struct MHD_Daemon *mhd;
+    uv_poll_t epoll_watch; /* readiness of MHD's epoll fd */
+    uv_timer_t timer;      /* MHD_get_timeout, and "run soon" kicks */
+    uint16_t port;
+    bool closing;
+    int close_pending;     /* handles whose close cb has not run yet */
+    struct http_req *reqs; /* live requests (utlist DL) */
+    uint64_t nreqs;        /* live request count */
+};
+
+/* ---- replies (http_server.c); each replaces any earlier reply ---- */
+
+/* A reply with a body copied from `body` (may be empty) and a Content-Type
+ * (NULL = none). Sets r->state to HTTP_RS_REPLIED. */
+void http_reply_bytes(struct http_req *r, unsigned status, const char *ctype, flo_buf_t body);
+/* JSON body (already serialised). */
+void http_reply_json(struct http_req *r, unsigned status, const struct flo_wbuf *json);
+/* {"error": message, "code": code} with e->http_status. */
+void http_reply_error(struct http_req *r, const struct proto_err *e);
+/* Shorthands that build the proto_err first. */
+void http_reply_code(struct http_req *r, int err);
+/* Add a header to the prepared reply (after an http_reply_*). */
+void http_reply_header(struct http_req *r, const char *name, const char *value);
+/* X-Flo-Version: N and ETag: "N". */
+void http_reply_version(struct http_req *r, uint64_t version);
+
+/*
+ * Send `req` upstream on the shared pool and suspend the connection until
+ * `done` runs. Returns 0, or a negative code without suspending (the caller
+ * replies with it). With FLO_SEND_BLOCKING the client socket is watched for
+ * a hang-up so an abandoned long-poll is cancelled at once.
+ */
+int http_req_send(struct http_req *r, const struct flo_req *req, uint32_t timeout_ms,
+                  unsigned flags, http_done_cb done);
+
+/* Request header value, NULL if absent. */
+const char *http_req_header(struct http_req *r, const char *name);
+
+/* ---- routes ---- */
+
+/* The KV routes (http_kv.c). */
+extern const struct http_route_def http_kv_route;
+
+#endif

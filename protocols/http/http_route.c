@@ -1,0 +1,408 @@
+/*
+ * Request-target parsing for the HTTP front end: percent-decoding with
+ * lengths, the route table, query iteration, KV query parameters and
+ * precondition headers. Pure functions over caller buffers (see
+ * http_route.h); libmicrohttpd never unescapes anything for us, so this is
+ * the one place where URL bytes become key bytes.
+ */
+#include "http_route.h"
+
+#include <string.h>
+
+#include "flo/flo_codec.h"
+#include "flo/flo_error.h"
+
+#define KV_PREFIX       "/v1/kv/"
+#define KV_PREFIX_LEN   (sizeof(KV_PREFIX) - 1)
+#define MAX_UINT_DIGITS 20 /* digits of UINT64_MAX */
+
+static const char *const method_names[] = {
+    [HTTP_M_GET] = "GET",         [HTTP_M_HEAD] = "HEAD",     [HTTP_M_PUT] = "PUT",
+    [HTTP_M_POST] = "POST",       [HTTP_M_DELETE] = "DELETE", [HTTP_M_PATCH] = "PATCH",
+    [HTTP_M_OPTIONS] = "OPTIONS", [HTTP_M_OTHER] = "OTHER",
+};
+
+enum http_method_e http_method_parse(const char *method)
+{
+    for (int m = HTTP_M_GET; m < HTTP_M_OTHER; m++) {
+        if (strcmp(method, method_names[m]) == 0) {
+            return (enum http_method_e)m;
+        }
+    }
+    return HTTP_M_OTHER;
+}
+
+const char *http_method_name(enum http_method_e m)
+{
+    if ((unsigned)m > HTTP_M_OTHER) {
+        return "OTHER";
+    }
+    return method_names[m];
+}
+
+void http_target_init(struct http_target *t)
+{
+    t->route = HTTP_ROUTE_NONE;
+    flo_wbuf_init(&t->key);
+    t->query = NULL;
+    t->query_len = 0;
+}
+
+void http_target_free(struct http_target *t)
+{
+    flo_wbuf_free(&t->key);
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+int http_pct_decode(const char *s, size_t n, bool plus_is_space, struct flo_wbuf *out)
+{
+    /* Decoding never grows the input, so one reservation covers it. */
+    int rc = flo_wbuf_reserve(out, n);
+    if (rc < 0) {
+        return rc;
+    }
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3) {
+                return FLO_EINVAL;
+            }
+            int hi = hexval((unsigned char)s[i + 1]);
+            int lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return FLO_EINVAL;
+            }
+            out->data[out->len++] = (uint8_t)(hi << 4 | lo);
+            i += 3;
+        } else {
+            out->data[out->len++] = (plus_is_space && c == '+') ? ' ' : c;
+            i++;
+        }
+    }
+    return 0;
+}
+
+static bool path_is(const char *path, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return len == n && memcmp(path, lit, n) == 0;
+}
+
+int http_route_match(const char *uri, size_t len, struct http_target *t, struct proto_err *e)
+{
+    const char *q = memchr(uri, '?', len);
+    size_t plen = q ? (size_t)(q - uri) : len;
+    if (q) {
+        t->query = q + 1;
+        t->query_len = len - plen - 1;
+    } else {
+        t->query = NULL;
+        t->query_len = 0;
+    }
+    t->route = HTTP_ROUTE_NONE;
+    flo_wbuf_reset(&t->key);
+
+    if (path_is(uri, plen, "/healthz")) {
+        t->route = HTTP_ROUTE_HEALTHZ;
+        return 0;
+    }
+    if (path_is(uri, plen, "/readyz")) {
+        t->route = HTTP_ROUTE_READYZ;
+        return 0;
+    }
+    if (plen >= KV_PREFIX_LEN && memcmp(uri, KV_PREFIX, KV_PREFIX_LEN) == 0) {
+        const char *seg = uri + KV_PREFIX_LEN;
+        size_t seglen = plen - KV_PREFIX_LEN;
+        if (seglen == 0) {
+            proto_err_bad_request(e, "missing key: use /v1/kv/{key} with a non-empty, "
+                                     "percent-encoded key");
+            return -1;
+        }
+        if (memchr(seg, '/', seglen) != NULL) {
+            /* Later sub-resources (/v1/kv/{key}/history, ...) live under a
+             * literal '/', so a key's own '/' must travel as %2F. */
+            proto_err_bad_request(e, "no route for this path; if '/' is part of the key, "
+                                     "percent-encode it as %%2F");
+            e->http_status = 404;
+            e->code = "not_found";
+            return -1;
+        }
+        int rc = http_pct_decode(seg, seglen, false, &t->key);
+        if (rc == FLO_ENOMEM) {
+            proto_err_from_code(e, rc);
+            return -1;
+        }
+        if (rc < 0) {
+            proto_err_bad_request(e, "bad percent-escape in key: '%%' must be followed by "
+                                     "two hex digits");
+            return -1;
+        }
+        if (proto_check_key(flo_wbuf_view(&t->key), e) < 0) {
+            return -1;
+        }
+        t->route = HTTP_ROUTE_KV_KEY;
+        return 0;
+    }
+    proto_err_bad_request(e, "no route for this path (see docs/http-api.md)");
+    e->http_status = 404;
+    e->code = "not_found";
+    return -1;
+}
+
+void http_query_iter_init(struct http_query_iter *it, const char *query, size_t len)
+{
+    it->p = query;
+    it->end = query ? query + len : query;
+}
+
+int http_query_next(struct http_query_iter *it, struct flo_wbuf *name, struct flo_wbuf *value)
+{
+    while (it->p && it->p < it->end) {
+        const char *start = it->p;
+        const char *amp = memchr(start, '&', (size_t)(it->end - start));
+        const char *stop = amp ? amp : it->end;
+        it->p = amp ? amp + 1 : it->end;
+        if (stop == start) {
+            continue; /* "a=1&&b=2": empty pairs are skipped */
+        }
+        const char *eq = memchr(start, '=', (size_t)(stop - start));
+        const char *nend = eq ? eq : stop;
+        flo_wbuf_reset(name);
+        flo_wbuf_reset(value);
+        int rc = http_pct_decode(start, (size_t)(nend - start), true, name);
+        if (rc == 0 && eq) {
+            rc = http_pct_decode(eq + 1, (size_t)(stop - eq - 1), true, value);
+        }
+        return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+int http_parse_uint(const uint8_t *s, size_t n, uint64_t max, uint64_t *out)
+{
+    if (n == 0 || n > MAX_UINT_DIGITS) {
+        return FLO_EINVAL;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return FLO_EINVAL;
+        }
+        unsigned d = s[i] - '0';
+        if (v > (UINT64_MAX - d) / 10) {
+            return FLO_EINVAL;
+        }
+        v = v * 10 + d;
+    }
+    if (v > max) {
+        return FLO_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+void http_kv_params_init(struct http_kv_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    flo_wbuf_init(&p->ns);
+}
+
+void http_kv_params_free(struct http_kv_params *p)
+{
+    flo_wbuf_free(&p->ns);
+}
+
+/* A parameter name as a printable C string for messages (names we accept
+ * are short ASCII; anything else is shown truncated and sanitised). */
+static void param_name(const struct flo_wbuf *name, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < name->len && n + 1 < cap; i++) {
+        uint8_t c = name->data[i];
+        buf[n++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+    }
+    buf[n] = '\0';
+}
+
+static bool name_is(const struct flo_wbuf *name, const char *lit)
+{
+    size_t n = strlen(lit);
+    return name->len == n && memcmp(name->data, lit, n) == 0;
+}
+
+/* Parse a millisecond count for block_ms / wait_ms, clamping to Flo's cap. */
+static int parse_block(const struct flo_wbuf *v, const char *pname, uint32_t *out,
+                       struct proto_err *e)
+{
+    uint64_t ms;
+    if (http_parse_uint(v->data, v->len, UINT64_MAX, &ms) < 0) {
+        proto_err_bad_request(e,
+                              "query parameter %s must be a whole number of milliseconds "
+                              "(0..%u)",
+                              pname, FLO_MAX_BLOCK_MS);
+        return -1;
+    }
+    *out = ms > FLO_MAX_BLOCK_MS ? FLO_MAX_BLOCK_MS : (uint32_t)ms;
+    return 0;
+}
+
+int http_kv_params_parse(enum http_method_e m, const char *query, size_t len,
+                         struct http_kv_params *p, struct proto_err *e)
+{
+    struct http_query_iter it;
+    struct flo_wbuf name, value;
+    char pname[40];
+    int rc, ret = -1;
+    bool has_format = false;
+
+    flo_wbuf_init(&name);
+    flo_wbuf_init(&value);
+    http_query_iter_init(&it, query, len);
+    while ((rc = http_query_next(&it, &name, &value)) == 1) {
+        param_name(&name, pname, sizeof(pname));
+        bool dup = false;
+        if (name_is(&name, "namespace")) {
+            dup = p->has_ns;
+            if (!dup) {
+                if (value.len == 0) {
+                    proto_err_bad_request(e, "query parameter namespace must not be empty");
+                    goto out;
+                }
+                if (proto_check_ns(flo_wbuf_view(&value), e) < 0) {
+                    goto out;
+                }
+                flo_wbuf_reset(&p->ns);
+                if (flo_wbuf_append(&p->ns, value.data, value.len) < 0) {
+                    proto_err_from_code(e, FLO_ENOMEM);
+                    goto out;
+                }
+                p->has_ns = true;
+            }
+        } else if (m == HTTP_M_GET && name_is(&name, "format")) {
+            dup = has_format;
+            has_format = true;
+            if (name_is(&value, "json")) {
+                p->format = HTTP_FMT_JSON;
+            } else if (name_is(&value, "raw")) {
+                p->format = HTTP_FMT_RAW;
+            } else {
+                proto_err_bad_request(e, "query parameter format must be \"raw\" or \"json\"");
+                goto out;
+            }
+        } else if (m == HTTP_M_GET && name_is(&name, "block_ms")) {
+            dup = p->has_block;
+            p->has_block = true;
+            if (parse_block(&value, "block_ms", &p->block_ms, e) < 0) {
+                goto out;
+            }
+        } else if (m == HTTP_M_GET && name_is(&name, "wait_ms")) {
+            dup = p->has_wait;
+            p->has_wait = true;
+            if (parse_block(&value, "wait_ms", &p->wait_ms, e) < 0) {
+                goto out;
+            }
+        } else if (m == HTTP_M_PUT && name_is(&name, "ttl_ms")) {
+            dup = p->has_ttl;
+            p->has_ttl = true;
+            if (http_parse_uint(value.data, value.len, UINT64_MAX, &p->ttl_ms) < 0) {
+                proto_err_bad_request(e, "query parameter ttl_ms must be a whole number of "
+                                         "milliseconds (0 = no expiry)");
+                goto out;
+            }
+        } else {
+            proto_err_bad_request(e,
+                                  "query parameter \"%s\" is not supported by %s /v1/kv/{key} "
+                                  "(see docs/http-api.md)",
+                                  pname, http_method_name(m));
+            goto out;
+        }
+        if (dup) {
+            proto_err_bad_request(e, "query parameter %s is given more than once", pname);
+            goto out;
+        }
+    }
+    if (rc == FLO_ENOMEM) {
+        proto_err_from_code(e, rc);
+        goto out;
+    }
+    if (rc < 0) {
+        proto_err_bad_request(e, "bad percent-escape in the query string: '%%' must be "
+                                 "followed by two hex digits");
+        goto out;
+    }
+    if (p->has_block && p->has_wait) {
+        proto_err_bad_request(e, "use either block_ms (wait until the key exists) or "
+                                 "wait_ms (wait for its next change), not both");
+        goto out;
+    }
+    ret = 0;
+out:
+    flo_wbuf_free(&name);
+    flo_wbuf_free(&value);
+    return ret;
+}
+
+static const char *skip_ows(const char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    return s;
+}
+
+int http_parse_precond(const char *header_name, const char *value, struct http_precond *out,
+                       struct proto_err *e)
+{
+    out->kind = HTTP_PRE_NONE;
+    out->version = 0;
+    if (value == NULL) {
+        return 0;
+    }
+    const char *s = skip_ows(value);
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+        n--;
+    }
+    if (n == 1 && s[0] == '*') {
+        out->kind = HTTP_PRE_ANY;
+        return 0;
+    }
+    if (n >= 2 && s[0] == 'W' && s[1] == '/') {
+        proto_err_bad_request(e,
+                              "%s: weak entity tags are not supported; send the version "
+                              "from X-Flo-Version or ETag as \"N\"",
+                              header_name);
+        return -1;
+    }
+    if (memchr(s, ',', n) != NULL) {
+        proto_err_bad_request(e, "%s: give exactly one version (\"N\") or *", header_name);
+        return -1;
+    }
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s++;
+        n -= 2;
+    }
+    if (http_parse_uint((const uint8_t *)s, n, UINT64_MAX, &out->version) < 0) {
+        proto_err_bad_request(e,
+                              "%s must be * or a version as \"N\" (N a decimal number, as "
+                              "returned in ETag / X-Flo-Version)",
+                              header_name);
+        return -1;
+    }
+    out->kind = HTTP_PRE_VERSION;
+    return 0;
+}

@@ -1,0 +1,145 @@
+/*
+ * Request-target parsing for the HTTP front end, kept free of libmicrohttpd
+ * so it can be unit-tested and fuzzed on its own: percent-decoding with
+ * explicit lengths (keys are binary: %00 and %2F are ordinary key bytes),
+ * route matching on the raw path, query-string iteration, the KV query
+ * parameters, and the If-Match / If-None-Match preconditions.
+ *
+ * Nothing here allocates except into caller-owned flo_wbuf buffers.
+ */
+#ifndef HTTP_ROUTE_H
+#define HTTP_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flo/flo_buf.h"
+#include "proto.h"
+
+/* Request methods the API knows; anything else is HTTP_M_OTHER (405). */
+enum http_method_e {
+    HTTP_M_GET = 0,
+    HTTP_M_HEAD,
+    HTTP_M_PUT,
+    HTTP_M_POST,
+    HTTP_M_DELETE,
+    HTTP_M_PATCH,
+    HTTP_M_OPTIONS,
+    HTTP_M_OTHER,
+};
+#define HTTP_METHOD_BIT(m) (1u << (m))
+
+/* Map a method token ("GET", ...) to its enum; case-sensitive (RFC 9110). */
+enum http_method_e http_method_parse(const char *method);
+/* The token for a method ("GET"), "OTHER" for HTTP_M_OTHER. */
+const char *http_method_name(enum http_method_e m);
+
+enum http_route_e {
+    HTTP_ROUTE_NONE = 0, /* no route: 404 */
+    HTTP_ROUTE_HEALTHZ,  /* /healthz */
+    HTTP_ROUTE_READYZ,   /* /readyz */
+    HTTP_ROUTE_KV_KEY,   /* /v1/kv/{key} */
+};
+
+/* The parsed request target. */
+struct http_target {
+    enum http_route_e route;
+    struct flo_wbuf key; /* decoded {key} bytes (owned; KV routes only) */
+    const char *query;   /* raw query string after '?', borrowed from the URI */
+    size_t query_len;    /* 0 if there is none */
+};
+
+/* Initialise / release a target (frees the decoded key). */
+void http_target_init(struct http_target *t);
+void http_target_free(struct http_target *t);
+
+/*
+ * Percent-decode s[0..n) and append the bytes to out. "%XX" (hex, either
+ * case) becomes one byte, any byte included; '+' becomes a space only when
+ * plus_is_space (query strings, as HTML forms encode them; never in paths).
+ * Returns 0, FLO_EINVAL for a '%' not followed by two hex digits (out is
+ * then left with a partial result), or FLO_ENOMEM.
+ */
+int http_pct_decode(const char *s, size_t n, bool plus_is_space, struct flo_wbuf *out);
+
+/*
+ * Match the raw request URI (path and optional "?query", as the client sent
+ * it, still percent-encoded) against the route table. Fills *t on success.
+ * Returns 0, or -1 with *e filled: 404 "not_found" for an unknown path (with
+ * a hint when a key seems to contain an unencoded '/'), 400 for a bad
+ * percent-escape or an empty key, 413 for a key over PROTO_MAX_KEY.
+ */
+int http_route_match(const char *uri, size_t len, struct http_target *t, struct proto_err *e);
+
+/* Iterates "a=1&b=2" pairs; decoded name and value go to caller buffers. */
+struct http_query_iter {
+    const char *p;   /* next unread byte */
+    const char *end; /* one past the last byte */
+};
+void http_query_iter_init(struct http_query_iter *it, const char *query, size_t len);
+/*
+ * Decode the next non-empty pair into name/value (both reset first). A pair
+ * without '=' has an empty value. Returns 1 for a pair, 0 at the end,
+ * FLO_EINVAL for a bad escape, FLO_ENOMEM.
+ */
+int http_query_next(struct http_query_iter *it, struct flo_wbuf *name, struct flo_wbuf *value);
+
+/*
+ * Strict unsigned decimal: 1..20 digits, no sign, no spaces, value <= max.
+ * Returns 0 and *out, or FLO_EINVAL.
+ */
+int http_parse_uint(const uint8_t *s, size_t n, uint64_t max, uint64_t *out);
+
+/* How a GET chooses its response body. */
+enum http_format_e {
+    HTTP_FMT_DEFAULT = 0, /* not asked for: decided by the Accept header */
+    HTTP_FMT_RAW,         /* ?format=raw: value bytes */
+    HTTP_FMT_JSON,        /* ?format=json: JSON envelope */
+};
+
+/* Query parameters of /v1/kv/{key}. Which ones a method accepts is checked
+ * by http_kv_params_parse. */
+struct http_kv_params {
+    struct flo_wbuf ns; /* ?namespace= (decoded, owned); has_ns tells if given */
+    bool has_ns;
+    bool has_block, has_wait, has_ttl;
+    uint32_t block_ms; /* clamped to FLO_MAX_BLOCK_MS */
+    uint32_t wait_ms;  /* clamped to FLO_MAX_BLOCK_MS */
+    uint64_t ttl_ms;   /* 0 = no TTL */
+    enum http_format_e format;
+};
+void http_kv_params_init(struct http_kv_params *p);
+void http_kv_params_free(struct http_kv_params *p);
+
+/*
+ * Parse the query of a /v1/kv/{key} request for method m. Accepted:
+ * namespace (all methods), format/block_ms/wait_ms (GET), ttl_ms (PUT).
+ * Unknown or inapplicable parameters, repeated parameters, bad numbers,
+ * an empty namespace, and block_ms together with wait_ms are 400 with a
+ * message naming the parameter. Returns 0, or -1 with *e filled.
+ */
+int http_kv_params_parse(enum http_method_e m, const char *query, size_t len,
+                         struct http_kv_params *p, struct proto_err *e);
+
+/* A parsed If-Match / If-None-Match header. */
+enum http_precond_e {
+    HTTP_PRE_NONE = 0, /* header absent */
+    HTTP_PRE_ANY,      /* "*" */
+    HTTP_PRE_VERSION,  /* one entity tag "N" (or a bare N) */
+};
+struct http_precond {
+    enum http_precond_e kind;
+    uint64_t version; /* HTTP_PRE_VERSION only */
+};
+
+/*
+ * Parse an If-Match or If-None-Match value (NULL = absent). Accepts "*",
+ * "\"N\"" and a bare N (decimal u64), surrounded by optional spaces. Weak
+ * tags (W/"N") and lists of tags are refused: versions compare strongly
+ * and Flo's CAS takes exactly one version. Returns 0 or -1 with *e (400).
+ */
+int http_parse_precond(const char *header_name, const char *value, struct http_precond *out,
+                       struct proto_err *e);
+
+#endif
