@@ -1,0 +1,684 @@
+/*
+ * The RESP listener and its client connections on the sidecar's libuv loop:
+ * read -> parse -> dispatch, a per-client queue that writes replies in
+ * request order even when upstream answers out of order, and a flush phase
+ * (a uv_prepare handle, like Redis' beforeSleep) that coalesces each
+ * client's replies into one write per loop iteration.
+ *
+ * Bounds: at most RESP_MAX_PENDING commands per client are in progress and
+ * at most RESP_OUTPUT_SOFT bytes of output wait before the client is no
+ * longer read (backpressure: a client that does not read stops being read);
+ * a client whose backlog still grows past RESP_OUTPUT_HARD is disconnected.
+ * Parser limits bound everything buffered from the socket.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flo/flo_error.h"
+#include "flo/flo_log.h"
+#include "resp_internal.h"
+
+/* Write buffers above this are released after a write instead of reused. */
+#define WBUF_KEEP_MAX  (64u * 1024)
+#define LISTEN_BACKLOG 511
+
+static void client_close(struct resp_client *c);
+static void client_process(struct resp_client *c);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_flush(uv_prepare_t *h);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+/* ---- server lifetime ---- */
+
+static void server_unref(struct resp_server *srv)
+{
+    if (--srv->open_handles == 0 && srv->closing) {
+        free(srv);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    server_unref(h->data);
+}
+
+static void mark_dirty(struct resp_client *c)
+{
+    struct resp_server *srv = c->srv;
+    if (c->dirty || c->closing) {
+        return;
+    }
+    c->dirty = true;
+    c->dirty_next = srv->dirty;
+    srv->dirty = c;
+    if (!uv_is_active((uv_handle_t *)&srv->flush)) {
+        uv_prepare_start(&srv->flush, on_flush);
+    }
+}
+
+/* ---- pending queue ---- */
+
+static void pending_free(struct resp_pending *p)
+{
+    resp_argv_free(&p->args);
+    flo_wbuf_free(&p->reply);
+    free(p->calls);
+    free(p->state);
+    free(p);
+}
+
+static size_t backlog(const struct resp_client *c)
+{
+    return c->out.len + c->wout.len;
+}
+
+/* Move completed replies from the head of the queue to the output buffer.
+ * 0 or FLO_ENOMEM (the client must then be closed). */
+static int queue_drain(struct resp_client *c)
+{
+    int err = 0;
+    while (c->head && c->head->done) {
+        struct resp_pending *p = c->head;
+        c->head = p->next;
+        if (!c->head) {
+            c->tail = NULL;
+        }
+        c->npending--;
+        if (!err && flo_wbuf_append(&c->out, p->reply.data, p->reply.len) < 0) {
+            err = FLO_ENOMEM;
+        }
+        if (p->close_after) {
+            c->stop_parsing = true;
+            c->eof = true; /* close once everything is written */
+        }
+        pending_free(p);
+    }
+    return err;
+}
+
+void resp__pending_done(struct resp_pending *p)
+{
+    struct resp_client *c = p->c;
+    p->done = true;
+    if (c->head != p) {
+        return; /* an earlier command is still waiting: keep request order */
+    }
+    if (queue_drain(c) < 0) {
+        FLO_WARN("resp client dropped", "id=%llu reason=out_of_memory", (unsigned long long)c->id);
+        client_close(c);
+        return;
+    }
+    if (backlog(c) > RESP_OUTPUT_HARD) {
+        FLO_WARN("resp client dropped", "id=%llu reason=output_backlog bytes=%zu",
+                 (unsigned long long)c->id, backlog(c));
+        client_close(c);
+        return;
+    }
+    mark_dirty(c);
+}
+
+void resp__pending_close_after(struct resp_pending *p)
+{
+    p->close_after = true;
+    p->c->stop_parsing = true;
+}
+
+int resp__calls_alloc(struct resp_pending *p, unsigned n)
+{
+    p->calls = calloc(n ? n : 1, sizeof(*p->calls));
+    if (!p->calls) {
+        return FLO_ENOMEM;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        p->calls[i].p = p;
+        p->calls[i].idx = i;
+    }
+    p->ncalls = n;
+    return 0;
+}
+
+static void on_call(void *arg, int err, uint8_t status, flo_buf_t body)
+{
+    struct resp_call *rc = arg;
+    struct resp_pending *p = rc->p;
+    rc->call = NULL;
+    p->outstanding--;
+    p->step(p, rc->idx, err, status, body);
+}
+
+int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
+               flo_buf_t opts, unsigned flags)
+{
+    struct flo_req req = {
+        .op = op,
+        .ns = FLO_BUF(p->ns, p->ns_len),
+        .key = key,
+        .value = value,
+        .opts = opts,
+    };
+    struct resp_call *rc = &p->calls[idx];
+    int err = flo_pool_send(p->c->srv->ctx->pool, &req, 0, flags, on_call, rc, &rc->call);
+    if (err == 0) {
+        p->outstanding++;
+    } else {
+        rc->call = NULL;
+    }
+    return err;
+}
+
+void resp__reply_proto_err(struct resp_pending *p, const struct proto_err *e)
+{
+    resp_reply_errorf(&p->reply, "%s %s", e->resp_prefix, e->message);
+}
+
+void resp__reply_upstream_err(struct resp_pending *p, int err, uint8_t status, flo_buf_t body)
+{
+    struct proto_err e;
+    if (err) {
+        proto_err_from_code(&e, err);
+    } else {
+        proto_err_from_status(&e, status, body);
+    }
+    resp__reply_proto_err(p, &e);
+}
+
+/* Key positions of a command, Redis' (first, last, step) convention. */
+static bool key_range(const struct resp_pending *p, size_t *first, size_t *last, size_t *step)
+{
+    const struct resp_cmd *cmd = p->cmd;
+    if (!cmd || cmd->first_key <= 0 || p->args.argc <= (size_t)cmd->first_key) {
+        return false;
+    }
+    *first = (size_t)cmd->first_key;
+    *last = cmd->last_key < 0 ? p->args.argc + (size_t)cmd->last_key : (size_t)cmd->last_key;
+    if (*last >= p->args.argc) {
+        *last = p->args.argc - 1;
+    }
+    *step = cmd->key_step > 0 ? (size_t)cmd->key_step : 1;
+    return true;
+}
+
+static bool keys_overlap(const struct resp_pending *a, const struct resp_pending *b)
+{
+    size_t af, al, as, bf, bl, bs;
+    if (!key_range(a, &af, &al, &as) || !key_range(b, &bf, &bl, &bs)) {
+        return false;
+    }
+    for (size_t i = af; i <= al; i += as) {
+        flo_buf_t ka = a->args.argv[i];
+        for (size_t j = bf; j <= bl; j += bs) {
+            flo_buf_t kb = b->args.argv[j];
+            if (ka.len == kb.len && memcmp(ka.ptr, kb.ptr, ka.len) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Must p wait for an earlier command of its client? */
+static bool must_wait(const struct resp_pending *p)
+{
+    bool pw = (p->cmd->flags & RESP_CMD_WRITE) != 0;
+    for (const struct resp_pending *q = p->c->head; q && q != p; q = q->next) {
+        if (q->done || !q->cmd) {
+            continue;
+        }
+        bool qw = (q->cmd->flags & RESP_CMD_WRITE) != 0;
+        if ((pw || qw) && keys_overlap(p, q)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void resp__pending_run(struct resp_pending *p, const struct resp_cmd *cmd)
+{
+    p->cmd = cmd;
+    if (cmd->first_key > 0 && must_wait(p)) {
+        p->waiting = true;
+        return;
+    }
+    cmd->handler(p);
+}
+
+/* Start held-back commands whose conflicts are gone, in request order. */
+static void start_waiting(struct resp_client *c)
+{
+    struct resp_pending *p = c->head;
+    while (p && !c->closing) {
+        if (p->waiting && !must_wait(p)) {
+            /* A command that completes at once is freed together with the
+             * finished ones after it if it was the head: then go on from
+             * the new head (everything before it is gone). */
+            bool was_head = c->head == p;
+            struct resp_pending *next = p->next;
+            p->waiting = false;
+            p->cmd->handler(p);
+            p = was_head ? c->head : next;
+            continue;
+        }
+        p = p->next;
+    }
+}
+
+/* ---- client I/O ---- */
+
+static void on_client_closed(uv_handle_t *h)
+{
+    struct resp_client *c = h->data;
+    struct resp_server *srv = c->srv;
+    resp_parser_free(&c->parser);
+    flo_wbuf_free(&c->out);
+    flo_wbuf_free(&c->wout);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+    server_unref(srv);
+}
+
+/* Cancel upstream calls, drop queued commands and close the socket. */
+static void client_close(struct resp_client *c)
+{
+    struct resp_server *srv = c->srv;
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    while (c->head) {
+        struct resp_pending *p = c->head;
+        c->head = p->next;
+        for (unsigned i = 0; i < p->ncalls; i++) {
+            if (p->calls[i].call) {
+                flo_pool_cancel(srv->ctx->pool, p->calls[i].call);
+                p->calls[i].call = NULL;
+            }
+        }
+        pending_free(p);
+    }
+    c->tail = NULL;
+    c->npending = 0;
+    if (c->dirty) {
+        struct resp_client **pp = &srv->dirty;
+        while (*pp && *pp != c) {
+            pp = &(*pp)->dirty_next;
+        }
+        if (*pp) {
+            *pp = c->dirty_next;
+        }
+        c->dirty = false;
+    }
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        srv->clients = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    srv->nclients--;
+    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+}
+
+/* May buffered commands be dispatched now? */
+static bool can_process(const struct resp_client *c)
+{
+    return !c->closing && !c->stop_parsing && c->npending < RESP_MAX_PENDING &&
+           backlog(c) < RESP_OUTPUT_SOFT;
+}
+
+/* May the socket be read now? */
+static bool want_read(const struct resp_client *c)
+{
+    return can_process(c) && !c->eof;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct resp_client *c = req->data;
+    c->writing = false;
+    if (c->closing) {
+        return;
+    }
+    if (status < 0) {
+        client_close(c);
+        return;
+    }
+    if (c->wout.cap > WBUF_KEEP_MAX) {
+        flo_wbuf_free(&c->wout);
+    } else {
+        flo_wbuf_reset(&c->wout);
+    }
+    mark_dirty(c);
+}
+
+static void client_write(struct resp_client *c)
+{
+    if (c->writing || c->out.len == 0) {
+        return;
+    }
+    struct flo_wbuf tmp = c->wout;
+    c->wout = c->out;
+    c->out = tmp;
+    flo_wbuf_reset(&c->out);
+    uv_buf_t b = uv_buf_init((char *)c->wout.data, (unsigned)c->wout.len);
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        client_close(c);
+        return;
+    }
+    c->writing = true;
+}
+
+/* One client's share of the flush phase. */
+static void client_flush(struct resp_client *c)
+{
+    start_waiting(c);
+    if (c->closing) {
+        return;
+    }
+    if (can_process(c)) {
+        /* Commands buffered while reading was paused come first. */
+        client_process(c);
+        if (c->closing) {
+            return;
+        }
+    }
+    client_write(c);
+    if (c->closing) {
+        return;
+    }
+    if (c->eof && !c->head && !c->writing && c->out.len == 0) {
+        client_close(c);
+        return;
+    }
+    bool rd = want_read(c);
+    if (rd && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
+            c->reading = true;
+        }
+    } else if (!rd && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+    struct resp_server *srv = h->data;
+    /* Take the list: client_flush may mark clients dirty again. */
+    struct resp_client *list = srv->dirty;
+    srv->dirty = NULL;
+    while (list) {
+        struct resp_client *c = list;
+        list = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        client_flush(c);
+    }
+    if (!srv->dirty) {
+        uv_prepare_stop(&srv->flush);
+    }
+}
+
+/* Parse and dispatch buffered commands while the client has room. */
+static void client_process(struct resp_client *c)
+{
+    while (!c->closing && !c->stop_parsing && c->npending < RESP_MAX_PENDING) {
+        struct resp_argv args;
+        int rc = resp_parser_next(&c->parser, &args);
+        if (rc == 0) {
+            break;
+        }
+        struct resp_pending *p = calloc(1, sizeof(*p));
+        if (!p) {
+            resp_argv_free(&args);
+            client_close(c);
+            return;
+        }
+        flo_wbuf_init(&p->reply);
+        p->c = c;
+        p->proto = c->proto;
+        memcpy(p->ns, c->ns, c->ns_len);
+        p->ns_len = c->ns_len;
+        if (c->tail) {
+            c->tail->next = p;
+        } else {
+            c->head = p;
+        }
+        c->tail = p;
+        c->npending++;
+        c->last_ms = uv_now(c->srv->listener.loop);
+        if (rc < 0) {
+            /* Protocol error: answer like Redis and close after the reply. */
+            if (rc == FLO_EMALFORMED) {
+                resp_reply_errorf(&p->reply, "ERR %s", c->parser.err);
+            } else {
+                resp_reply_error(&p->reply, "ERR out of memory while reading the request");
+            }
+            resp__pending_close_after(p);
+            resp__pending_done(p);
+            break;
+        }
+        p->args = args;
+        resp__cmd_dispatch(p); /* p may be freed from here on */
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    /* One buffer per server (one loop thread): the parser copies what it
+     * keeps before the next read. */
+    struct resp_client *c = h->data;
+    *buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct resp_client *c = s->data;
+    if (nread == 0 || c->closing) {
+        return;
+    }
+    if (nread < 0) {
+        if (nread == UV_EOF && (c->head || c->out.len || c->writing)) {
+            /* Half-closed (e.g. `printf ... | nc`): answer what was sent. */
+            c->eof = true;
+            uv_read_stop(s);
+            c->reading = false;
+            mark_dirty(c);
+            return;
+        }
+        client_close(c);
+        return;
+    }
+    if (c->stop_parsing) {
+        return; /* after QUIT or a protocol error input is ignored */
+    }
+    if (resp_parser_feed(&c->parser, buf->base, (size_t)nread) < 0) {
+        client_close(c);
+        return;
+    }
+    client_process(c);
+    if (c->closing) {
+        return;
+    }
+    if (!want_read(c) && c->reading) {
+        uv_read_stop(s);
+        c->reading = false;
+    }
+    mark_dirty(c); /* flush: write replies, resume reading when possible */
+}
+
+static void fmt_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, cap, "%s:%u", ip, port);
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    struct resp_server *srv = ls->data;
+    if (status < 0 || srv->closing) {
+        return;
+    }
+    struct resp_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        return;
+    }
+    if (uv_tcp_init(ls->loop, &c->tcp) < 0) {
+        free(c);
+        return;
+    }
+    c->tcp.data = c;
+    c->srv = srv;
+    srv->open_handles++;
+    if (resp_parser_init(&c->parser, &srv->lim) < 0 || uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
+        /* Not on the client list yet: just close the handle. */
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+        return;
+    }
+    flo_wbuf_init(&c->out);
+    flo_wbuf_init(&c->wout);
+    c->proto = RESP_PROTO_2;
+    c->authed = srv->ctx->password == NULL;
+    c->id = ++srv->next_id;
+    c->created_ms = c->last_ms = uv_now(ls->loop);
+    c->ns_len = strlen(srv->ctx->default_ns);
+    memcpy(c->ns, srv->ctx->default_ns, c->ns_len);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        fmt_addr(&ss, c->addr, sizeof(c->addr));
+    }
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        fmt_addr(&ss, c->laddr, sizeof(c->laddr));
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->next = srv->clients;
+    if (srv->clients) {
+        srv->clients->prev = c;
+    }
+    srv->clients = c;
+    srv->nclients++;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+        client_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+/* ---- public API ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
+        return FLO_EINVAL;
+    }
+    size_t hl = (size_t)(colon - listen);
+    memcpy(host, listen, hl);
+    host[hl] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || colon[1] == 0) {
+        return FLO_EINVAL;
+    }
+    /* "[::1]:6379" */
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    if (uv_ip4_addr(host[0] ? host : "0.0.0.0", (int)port, (struct sockaddr_in *)ss) == 0) {
+        return 0;
+    }
+    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0) {
+        return 0;
+    }
+    return FLO_EINVAL;
+}
+
+int resp_server_new(const struct proto_ctx *ctx, const char *listen, resp_server_t **out)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    int rc = parse_listen(listen, &ss);
+    if (rc < 0) {
+        return rc;
+    }
+    struct resp_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        return FLO_ENOMEM;
+    }
+    srv->ctx = ctx;
+    resp_parse_limits_defaults(&srv->lim);
+    /* A value may be up to max_body; allow a margin so a slightly larger
+     * value is still framed and refused with an error instead of a
+     * protocol error that closes the connection. */
+    size_t maxb = (ctx->max_body ? ctx->max_body : PROTO_DEFAULT_MAX_BODY);
+    srv->lim.max_bulk = maxb * 2 > PROTO_MAX_KEY * 2 ? maxb * 2 : PROTO_MAX_KEY * 2;
+    srv->lim.max_command = srv->lim.max_bulk + RESP_DEFAULT_MAX_COMMAND;
+    srv->start_ms = uv_now(ctx->loop);
+
+    if ((rc = uv_tcp_init(ctx->loop, &srv->listener)) < 0) {
+        free(srv);
+        return rc;
+    }
+    srv->listener.data = srv;
+    srv->open_handles = 1;
+    uv_prepare_init(ctx->loop, &srv->flush);
+    srv->flush.data = srv;
+    srv->open_handles++;
+
+    if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection)) < 0) {
+        srv->closing = true;
+        uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
+        uv_close((uv_handle_t *)&srv->flush, on_handle_closed);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    FLO_INFO("resp listening", "addr=%s port=%u", listen, srv->port);
+    *out = srv;
+    return 0;
+}
+
+uint16_t resp_server_port(const resp_server_t *srv)
+{
+    return srv->port;
+}
+
+void resp_server_close(resp_server_t *srv)
+{
+    if (!srv || srv->closing) {
+        return;
+    }
+    srv->closing = true;
+    while (srv->clients) {
+        client_close(srv->clients);
+    }
+    uv_prepare_stop(&srv->flush);
+    uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
+    uv_close((uv_handle_t *)&srv->flush, on_handle_closed);
+}
