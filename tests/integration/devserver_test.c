@@ -165,7 +165,7 @@ struct vec {
 /* Read the numbered vectors (request line, response line) from the file. */
 static size_t load_vectors(struct vec *out, size_t max)
 {
-    FILE *f = fopen(FLO_SHARED_DIR "/flo-protocol-vectors-core.md", "r");
+    FILE *f = fopen(FLO_VECTORS_DIR "/flo-protocol-vectors-core.md", "r");
     cr_assert_not_null(f, "vector file");
     char *line = NULL;
     size_t cap = 0, n = 0;
