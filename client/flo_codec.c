@@ -50,7 +50,8 @@ int flo_req_encode(struct flo_wbuf *out, const struct flo_req *req)
     return 0;
 }
 
-int flo_req_encode_raw(struct flo_wbuf *out, uint16_t op, uint64_t request_id, flo_buf_t body)
+/* Append a header with bytes 20..23 = `tail`, then `body` verbatim. */
+static int encode_verbatim(struct flo_wbuf *out, uint64_t id, const uint8_t tail[4], flo_buf_t body)
 {
     if (body.len > FLO_MAX_PAYLOAD) {
         return FLO_EINVAL;
@@ -62,26 +63,20 @@ int flo_req_encode_raw(struct flo_wbuf *out, uint16_t op, uint64_t request_id, f
     size_t start = out->len;
     out->len += FLO_HEADER_SIZE;
     flo_wbuf_append(out, body.ptr, body.len);
-    const uint8_t tail[4] = {(uint8_t)op, (uint8_t)(op >> 8), FLO_PROTO_VERSION, 0};
-    put_header(out->data + start, (uint32_t)body.len, request_id, tail);
+    put_header(out->data + start, (uint32_t)body.len, id, tail);
     return 0;
+}
+
+int flo_req_encode_raw(struct flo_wbuf *out, uint16_t op, uint64_t request_id, flo_buf_t body)
+{
+    const uint8_t tail[4] = {(uint8_t)op, (uint8_t)(op >> 8), FLO_PROTO_VERSION, 0};
+    return encode_verbatim(out, request_id, tail, body);
 }
 
 int flo_resp_encode(struct flo_wbuf *out, uint64_t request_id, uint8_t status, flo_buf_t body)
 {
-    if (body.len > FLO_MAX_PAYLOAD) {
-        return FLO_EINVAL;
-    }
-    int rc = flo_wbuf_reserve(out, FLO_HEADER_SIZE + body.len);
-    if (rc != 0) {
-        return rc;
-    }
-    size_t start = out->len;
-    out->len += FLO_HEADER_SIZE;
-    flo_wbuf_append(out, body.ptr, body.len);
     const uint8_t tail[4] = {FLO_PROTO_VERSION, status, 0, 0};
-    put_header(out->data + start, (uint32_t)body.len, request_id, tail);
-    return 0;
+    return encode_verbatim(out, request_id, tail, body);
 }
 
 long flo_frame_decode(const uint8_t *buf, size_t len, enum flo_frame_kind_e kind,

@@ -16,11 +16,11 @@
 #include "flo/flo_buf.h"
 #include "flo/flo_pool.h"
 
-#define PROTO_MAX_KEY (64u * 1024)    /* bytes */
-#define PROTO_MAX_NAMESPACE 255u      /* bytes */
-#define PROTO_DEFAULT_MAX_BODY (16u * 1024 * 1024)
+#define PROTO_MAX_KEY             (64u * 1024) /* bytes */
+#define PROTO_MAX_NAMESPACE       255u         /* bytes */
+#define PROTO_DEFAULT_MAX_BODY    (16u * 1024 * 1024)
 #define PROTO_UPSTREAM_TIMEOUT_MS 10000u
-#define PROTO_BLOCK_MARGIN_MS 5000u   /* added to block_ms for the upstream timeout */
+#define PROTO_BLOCK_MARGIN_MS     5000u /* added to block_ms for the upstream timeout */
 
 /* What the sidecar hands to each protocol server. Owned by the sidecar;
  * outlives both servers. */

@@ -21,8 +21,8 @@ uint16_t ts_free_port(void);
 int ts_wait_port(uint16_t port, int timeout_ms);
 
 struct ts_proc {
-    pid_t pid;       /* 0 when not running */
-    char log[256];   /* file holding the child's stdout+stderr */
+    pid_t pid;     /* 0 when not running */
+    char log[256]; /* file holding the child's stdout+stderr */
 };
 /* fork+exec argv (argv[0] is a path). Output goes to a log file under the
  * build directory. The child gets SIGKILL if the test process dies. */
