@@ -484,7 +484,7 @@ static void update_ready(struct flo_pool *p)
         return;
     }
     p->ready = now_ready;
-    FLO_INFO(now_ready ? "upstream ready" : "upstream not ready", "conns_up=%u", p->conns_up);
+    FLO_DEBUG(now_ready ? "upstream ready" : "upstream not ready", "conns_up=%u", p->conns_up);
     if (p->cfg.on_ready) {
         p->cfg.on_ready(p->cfg.on_ready_arg, now_ready);
     }
