@@ -432,6 +432,49 @@ static flo_conn_t *pick(struct flo_pool *p, unsigned flags)
     return c ? c : pick_in_lane(p, 1 - lane);
 }
 
+/* The lane's slot chosen by `affinity` (the same slot for the same value
+ * while the slot count is fixed). *full is set when that connection is up but
+ * cannot take more: the caller must not overtake it on another connection.
+ * NULL without *full = it is down: fall back to pick(). */
+static flo_conn_t *pick_affine(struct flo_pool *p, unsigned flags, uint32_t affinity, bool *full)
+{
+    unsigned lane = (flags & FLO_SEND_BLOCKING) ? LANE_BLOCKING : LANE_NORMAL;
+    unsigned nlane = 0;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        nlane += p->slots[i].lane == lane;
+    }
+    *full = false;
+    if (nlane == 0) {
+        return NULL;
+    }
+    unsigned want = affinity % nlane;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        struct pool_slot *s = &p->slots[i];
+        if (s->lane != lane || want-- != 0) {
+            continue;
+        }
+        if (flo_conn_can_send(&s->conn)) {
+            return &s->conn;
+        }
+        *full = s->conn.state == FLO_CONN_UP;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Where a call goes now: its affine connection, or the least-loaded one. */
+static flo_conn_t *pick_for(struct flo_pool *p, const struct flo_call *call, bool *full)
+{
+    *full = false;
+    if (call->affine) {
+        flo_conn_t *c = pick_affine(p, call->flags, call->affinity, full);
+        if (c || *full) {
+            return c;
+        }
+    }
+    return pick(p, call->flags);
+}
+
 /* True if some connection is UP (conns_up lags: it drops only once a failed
  * socket has finished closing, and a send in between must queue). */
 static bool any_up(const struct flo_pool *p)
@@ -456,7 +499,8 @@ static void drain_waiting(struct flo_pool *p)
 {
     while (p->wait_head && !p->closing) {
         struct flo_call *call = p->wait_head;
-        flo_conn_t *c = pick(p, call->flags);
+        bool full;
+        flo_conn_t *c = pick_for(p, call, &full);
         if (!c) {
             return;
         }
@@ -882,8 +926,26 @@ void flo_pool_close(flo_pool_t *p, void (*done)(void *arg), void *arg)
     close_done(p);
 }
 
+static int send_call(flo_pool_t *p, bool affine, uint32_t affinity, const struct flo_req *req,
+                     uint32_t timeout_ms, unsigned flags, flo_call_cb cb, void *arg,
+                     flo_call_t **out);
+
 int flo_pool_send(flo_pool_t *p, const struct flo_req *req, uint32_t timeout_ms, unsigned flags,
                   flo_call_cb cb, void *arg, flo_call_t **out)
+{
+    return send_call(p, false, 0, req, timeout_ms, flags, cb, arg, out);
+}
+
+int flo_pool_send_affine(flo_pool_t *p, uint32_t affinity, const struct flo_req *req,
+                         uint32_t timeout_ms, unsigned flags, flo_call_cb cb, void *arg,
+                         flo_call_t **out)
+{
+    return send_call(p, true, affinity, req, timeout_ms, flags, cb, arg, out);
+}
+
+static int send_call(flo_pool_t *p, bool affine, uint32_t affinity, const struct flo_req *req,
+                     uint32_t timeout_ms, unsigned flags, flo_call_cb cb, void *arg,
+                     flo_call_t **out)
 {
     if (!p || !req || !cb) {
         return FLO_EINVAL;
@@ -910,13 +972,16 @@ int flo_pool_send(flo_pool_t *p, const struct flo_req *req, uint32_t timeout_ms,
     call->cb = cb;
     call->arg = arg;
     call->flags = flags;
+    call->affine = affine;
+    call->affinity = affinity;
     call->deadline = uv_now(p->loop) + (timeout_ms ? timeout_ms : p->cfg.request_timeout_ms);
     call->heap_key = call->deadline;
     int rc;
-    flo_conn_t *c = pick(p, flags);
+    bool full;
+    flo_conn_t *c = pick_for(p, call, &full);
     if (c) {
         rc = flo_conn_send(c, call, req, (flags & FLO_SEND_IDEMPOTENT) != 0);
-    } else if (any_up(p) || p->nwaiting >= p->max_waiting) {
+    } else if (full || any_up(p) || p->nwaiting >= p->max_waiting) {
         rc = FLO_ELIMIT; /* every connection is full */
     } else {
         struct flo_req r = *req;

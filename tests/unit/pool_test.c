@@ -952,6 +952,89 @@ Test(pool, blocking_requests_fall_back_to_the_normal_lane)
     cr_assert_eq(rec.err[0], 0);
 }
 
+static int send_affine_i(unsigned i, uint32_t affinity)
+{
+    snprintf(rec.expect[i], sizeof(rec.expect[i]), "a%u", i);
+    tags[i].i = i;
+    struct flo_req req = {
+        .op = FLO_OP_KV_GET,
+        .ns = FLO_BUF_STR("default"),
+        .key = FLO_BUF_STR("k"),
+        .value = FLO_BUF_STR(rec.expect[i]),
+    };
+    return flo_pool_send_affine(pool, affinity, &req, 0, 0, rec_cb, &tags[i], NULL);
+}
+
+static void start_pool_all_up(struct flo_pool_config *cfg, unsigned want)
+{
+    start_pool(cfg);
+    uint64_t end = uv_hrtime() / 1000000 + WAIT_MS;
+    while (conns_up() < want && uv_hrtime() / 1000000 < end) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    cr_assert_eq(conns_up(), want);
+}
+
+Test(pool, same_affinity_uses_one_connection)
+{
+    const char *addrs[] = {loopback(0, srv.port)};
+    struct flo_pool_config cfg;
+    base_cfg(&cfg, addrs, 1);
+    cfg.conns_per_addr = 4;
+    cfg.longpoll_conns_per_addr = 0;
+    start_pool_all_up(&cfg, 4);
+    for (unsigned i = 0; i < 40; i++) {
+        cr_assert_eq(send_affine_i(i, 7), 0);
+    }
+    cr_assert(run_until_count(&rec.ncb, 40, WAIT_MS));
+    unsigned used = 0;
+    for (struct fconn *fc = srv.conns; fc; fc = fc->next) {
+        used += fc->n_normal > 0;
+    }
+    cr_assert_eq(used, 1, "every call with one affinity went to one connection");
+}
+
+Test(pool, different_affinities_spread_over_the_lane)
+{
+    const char *addrs[] = {loopback(0, srv.port)};
+    struct flo_pool_config cfg;
+    base_cfg(&cfg, addrs, 1);
+    cfg.conns_per_addr = 4;
+    cfg.longpoll_conns_per_addr = 0;
+    start_pool_all_up(&cfg, 4);
+    for (unsigned i = 0; i < 40; i++) {
+        cr_assert_eq(send_affine_i(i, i), 0);
+    }
+    cr_assert(run_until_count(&rec.ncb, 40, WAIT_MS));
+    unsigned used = 0;
+    for (struct fconn *fc = srv.conns; fc; fc = fc->next) {
+        used += fc->n_normal > 0;
+        if (fc->n_normal > 0) {
+            cr_assert_eq(fc->n_normal, 10, "affinity i %% 4 gives 10 calls per connection");
+        }
+    }
+    cr_assert_eq(used, 4);
+}
+
+Test(pool, a_full_affine_connection_is_not_overtaken)
+{
+    const char *addrs[] = {loopback(0, srv.port)};
+    struct flo_pool_config cfg;
+    base_cfg(&cfg, addrs, 1);
+    cfg.conns_per_addr = 2;
+    cfg.longpoll_conns_per_addr = 0;
+    cfg.max_inflight_per_conn = 2;
+    srv.mode = FS_HOLD;
+    start_pool_all_up(&cfg, 2);
+    cr_assert_eq(send_affine_i(0, 1), 0);
+    cr_assert_eq(send_affine_i(1, 1), 0);
+    cr_assert_eq(send_affine_i(2, 1), FLO_ELIMIT, "the other connection is free but not used");
+    cr_assert_eq(send_affine_i(3, 2), 0, "another affinity still has room");
+    cr_assert(run_until_count(&srv.nheld, 3, WAIT_MS));
+    fs_release_reversed(&srv);
+    cr_assert(run_until_count(&rec.ncb, 3, WAIT_MS));
+}
+
 Test(pool, framing_error_reply_fails_the_connection_and_it_recovers)
 {
     const char *addrs[] = {loopback(0, srv.port)};

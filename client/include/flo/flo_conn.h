@@ -51,6 +51,8 @@ struct flo_call {
     struct flo_call *next; /* " */
     struct flo_wbuf frame; /* encoded frame kept for queueing and retry */
     unsigned flags;        /* FLO_SEND_* */
+    uint32_t affinity;     /* connection choice for flo_pool_send_affine */
+    bool affine;           /* affinity is set */
     bool retried;          /* already re-sent once after a dead connection */
     bool queued;           /* waiting in the pool queue for a connection */
 };

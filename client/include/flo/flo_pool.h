@@ -99,6 +99,20 @@ int flo_pool_send(flo_pool_t *pool, const struct flo_req *req, uint32_t timeout_
                   flo_call_cb cb, void *arg, flo_call_t **out);
 
 /*
+ * Like flo_pool_send, but every request sent with the same `affinity` goes to
+ * the same connection of its lane while that connection stays up, so the
+ * server reads them in the order they were sent (a Flo server parses a
+ * connection's frames in order; per-key work then stays ordered). Used to
+ * keep one client's pipelined commands in order without waiting for each
+ * reply. If that connection is up but full the call fails with FLO_ELIMIT
+ * rather than overtaking on another connection; if it is down, another
+ * connection of the lane is used.
+ */
+int flo_pool_send_affine(flo_pool_t *pool, uint32_t affinity, const struct flo_req *req,
+                         uint32_t timeout_ms, unsigned flags, flo_call_cb cb, void *arg,
+                         flo_call_t **out);
+
+/*
  * Detach a call's owner: its callback will never be invoked. Safe to call
  * any time before the callback has run. The pool frees its own record when
  * the response or the timeout arrives.
