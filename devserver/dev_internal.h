@@ -25,6 +25,9 @@
 #define DEV_SWEEP_INTERVAL_MS 1000         /* TTL sweeper period */
 #define DEV_MAX_ERROR_TEXT    480          /* the real server's error body bound */
 #define DEV_READ_CHUNK        (64u * 1024) /* bytes offered to one uv read */
+#define DEV_TXN_UNSUPPORTED_MSG                                                                    \
+    "operation not supported inside a transaction (scan, mget, history and json ops are not "      \
+    "transactional)"
 
 struct dev_conn;
 struct dev_waiter;
@@ -152,6 +155,13 @@ void dev__kv_wake(struct dev_server *srv, const struct dev_qkey *k);
  * the key is already validated). Always answers.
  */
 void dev__txn_op(struct dev_conn *c, const struct dev_req *r, const struct dev_qkey *k);
+/*
+ * For ops Flo does not run inside a transaction (mget, scan, history,
+ * json_*): if the request carries a txn_id option, answer 3
+ * DEV_TXN_UNSUPPORTED_MSG (Flo's kv_txn_unsupported_op) and return true;
+ * otherwise return false and leave the request to the caller.
+ */
+bool dev__txn_refuse(struct dev_conn *c, const struct dev_req *r);
 /* Drop transactions idle for longer than DEV_TXN_IDLE_MS. */
 void dev__txn_sweep(struct dev_server *srv, uint64_t now);
 /* Free every transaction (server teardown). */

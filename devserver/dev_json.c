@@ -1,6 +1,18 @@
 /*
  * JSON document model for flo-dev (see dev_json.h): a recursive-descent
  * parser with a depth bound, a compact writer, and path get/set/delete.
+ *
+ * Why not cJSON (a project dependency elsewhere): json_set and json_del
+ * rewrite a stored document, and every byte the client did not address must
+ * survive. cJSON keeps numbers only as doubles and prints them back with
+ * "%1.15g"/"%1.17g", so 9007199254740993 becomes 9007199254740992 and
+ * 12345678901234567890 becomes 1.2345678901234567e+19 — silent corruption of
+ * IDs and counters on the first json_set of an unrelated field; it also
+ * rewrites number spellings (1.0 -> 1, 1E2 -> 100) and re-encodes string
+ * escapes. This model keeps every number and string as its source text, so
+ * a document round-trips byte-exact apart from insignificant whitespace.
+ * (tests/unit/dev_json_test.c and tests/integration/devserver_kv_test.c pin
+ * the big-integer case.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +428,21 @@ int dev_json_path(flo_buf_t path, struct dev_json_step *steps, size_t *nsteps)
         (*nsteps)++;
     }
     return 0;
+}
+
+size_t dev_json_depth(const struct dev_json *v)
+{
+    if (v->type != DEV_JSON_ARRAY && v->type != DEV_JSON_OBJECT) {
+        return 0;
+    }
+    size_t deepest = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t d = dev_json_depth(v->items[i]);
+        if (d > deepest) {
+            deepest = d;
+        }
+    }
+    return deepest + 1;
 }
 
 /* Position of step s inside container c, or -1. */

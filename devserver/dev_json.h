@@ -56,6 +56,9 @@ int dev_json_write(const struct dev_json *v, struct flo_wbuf *out);
 /* Parse a path; an empty path means "$". 0 or FLO_EMALFORMED. steps are
  * views into `path`. */
 int dev_json_path(flo_buf_t path, struct dev_json_step *steps, size_t *nsteps);
+/* Nesting depth of v: 0 for a scalar, 1 + the deepest member for a
+ * container (the measure DEV_JSON_MAX_DEPTH bounds when parsing). */
+size_t dev_json_depth(const struct dev_json *v);
 /* The value at the path, or NULL. */
 struct dev_json *dev_json_get(struct dev_json *root, const struct dev_json_step *steps, size_t n);
 /*

@@ -275,15 +275,15 @@ uint8_t dev_kv_incr(struct dev_kv *kv, const struct dev_qkey *k, int64_t delta, 
     int64_t cur = 0;
     if (e != NULL) {
         if (e->hist[0].len != 8) {
-            *msg = "value is not a counter";
+            *msg = DEV_KV_MSG_NOT_COUNTER;
             return FLO_STATUS_BAD_REQUEST;
         }
         cur = (int64_t)flo_ld64(e->hist[0].val);
     }
     int64_t next;
     if (__builtin_add_overflow(cur, delta, &next)) {
-        *msg = "incr: counter would overflow";
-        return FLO_STATUS_BAD_REQUEST;
+        *msg = DEV_KV_MSG_OVERFLOW;
+        return FLO_STATUS_INTERNAL;
     }
     uint8_t buf[8];
     flo_st64(buf, (uint64_t)next);
@@ -353,6 +353,75 @@ static bool key_in_ns(const struct dev_kv_entry *e, flo_buf_t nsprefix, flo_buf_
     return true;
 }
 
+/* The page under construction: a max-heap (by key order) of the smallest
+ * matching keys seen so far, at most `keep` of them. */
+struct scan_heap {
+    flo_buf_t *k;
+    size_t n, cap, keep;
+};
+
+static void heap_swap(flo_buf_t *a, flo_buf_t *b)
+{
+    flo_buf_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void heap_sift_down(struct scan_heap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && key_cmp(h->k[l], h->k[m]) > 0) {
+            m = l;
+        }
+        if (r < h->n && key_cmp(h->k[r], h->k[m]) > 0) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        heap_swap(&h->k[i], &h->k[m]);
+        i = m;
+    }
+}
+
+/* Offer a key: kept if the heap has room or it sorts before the greatest
+ * kept key (which then drops out). 0 or FLO_ENOMEM. */
+static int heap_offer(struct scan_heap *h, flo_buf_t key)
+{
+    if (h->n == h->keep) {
+        if (h->n == 0 || key_cmp(key, h->k[0]) >= 0) {
+            return 0;
+        }
+        h->k[0] = key;
+        heap_sift_down(h, 0);
+        return 0;
+    }
+    if (h->n == h->cap) {
+        size_t ncap = h->cap == 0 ? 64 : h->cap * 2;
+        if (ncap > h->keep) {
+            ncap = h->keep;
+        }
+        flo_buf_t *nk = realloc(h->k, ncap * sizeof *nk);
+        if (nk == NULL) {
+            return FLO_ENOMEM;
+        }
+        h->k = nk;
+        h->cap = ncap;
+    }
+    size_t i = h->n++;
+    h->k[i] = key;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (key_cmp(h->k[i], h->k[p]) <= 0) {
+            break;
+        }
+        heap_swap(&h->k[i], &h->k[p]);
+        i = p;
+    }
+    return 0;
+}
+
 int dev_kv_scan(struct dev_kv *kv, flo_buf_t ns, flo_buf_t prefix, flo_buf_t cursor, size_t limit,
                 uint64_t now, flo_buf_t **keys, size_t *n, bool *has_more)
 {
@@ -373,8 +442,8 @@ int dev_kv_scan(struct dev_kv *kv, flo_buf_t ns, flo_buf_t prefix, flo_buf_t cur
         nsbuf[ns.len] = 0;
         nsprefix = FLO_BUF(nsbuf, ns.len + 1);
     }
-    size_t cap = 0, cnt = 0;
-    flo_buf_t *all = NULL;
+    /* One key beyond the page tells whether more follow. */
+    struct scan_heap h = {.keep = limit < SIZE_MAX ? limit + 1 : limit};
     struct dev_kv_entry *e, *tmp;
     HASH_ITER(hh, kv->table, e, tmp)
     {
@@ -392,30 +461,24 @@ int dev_kv_scan(struct dev_kv *kv, flo_buf_t ns, flo_buf_t prefix, flo_buf_t cur
         if (cursor.len > 0 && key_cmp(user, cursor) <= 0) {
             continue;
         }
-        if (cnt == cap) {
-            size_t ncap = cap == 0 ? 64 : cap * 2;
-            flo_buf_t *na = realloc(all, ncap * sizeof *na);
-            if (na == NULL) {
-                free(all);
-                return FLO_ENOMEM;
-            }
-            all = na;
-            cap = ncap;
+        if (heap_offer(&h, user) != 0) {
+            free(h.k);
+            return FLO_ENOMEM;
         }
-        all[cnt++] = user;
     }
+    size_t cnt = h.n;
     if (cnt > 0) {
-        qsort(all, cnt, sizeof *all, key_cmp_qsort);
+        qsort(h.k, cnt, sizeof *h.k, key_cmp_qsort);
     }
     if (cnt > limit) {
         *has_more = true;
         cnt = limit;
     }
     if (cnt == 0) {
-        free(all);
-        all = NULL;
+        free(h.k);
+        h.k = NULL;
     }
-    *keys = all;
+    *keys = h.k;
     *n = cnt;
     return 0;
 }

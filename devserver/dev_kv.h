@@ -23,8 +23,12 @@
 
 #define DEV_KV_MAX_QKEY   4096 /* namespace + separator + key (limits.zig) */
 #define DEV_KV_MAX_NS     63   /* namespace name (limits.zig) */
-#define DEV_KV_HISTORY    8    /* versions retained per key for kv_history */
+#define DEV_KV_HISTORY    8 /* versions retained per key for kv_history (Flo: a small constant) */
 #define DEV_KV_DEFAULT_NS "default"
+
+/* Texts of the counter failures (engine and transactions answer alike). */
+#define DEV_KV_MSG_NOT_COUNTER "value is not a counter"
+#define DEV_KV_MSG_OVERFLOW    "incr: counter would overflow"
 
 struct dev_kv;
 
@@ -104,8 +108,10 @@ uint8_t dev_kv_delete(struct dev_kv *kv, const struct dev_qkey *k, bool has_cas,
 
 /*
  * Add `delta` to the 8-byte i64 LE counter at the key (missing = 0). The TTL
- * is kept. OK with *version and *value; BAD_REQUEST "value is not a counter"
- * or "incr: counter would overflow"; INTERNAL on memory.
+ * is kept. OK with *version and *value; BAD_REQUEST DEV_KV_MSG_NOT_COUNTER
+ * (the stored value is not 8 bytes); INTERNAL DEV_KV_MSG_OVERFLOW (the sum
+ * leaves i64: status 9 is what the spec says a real server may answer, and
+ * the value is left unchanged); INTERNAL on memory.
  */
 uint8_t dev_kv_incr(struct dev_kv *kv, const struct dev_qkey *k, int64_t delta, uint64_t now,
                     uint64_t *version, int64_t *value, const char **msg);
@@ -120,7 +126,10 @@ uint8_t dev_kv_set_ttl(struct dev_kv *kv, const struct dev_qkey *k, uint64_t ttl
 
 /*
  * Keys of namespace `ns` starting with `prefix` and sorting strictly after
- * `cursor` (empty = from the start), in byte order, at most `limit`.
+ * `cursor` (empty = from the start), in byte order, at most `limit`. Keys
+ * created or deleted between two pages therefore never make a key that
+ * exists throughout appear twice or go missing. Cost: one walk of the
+ * table plus O(log limit) per matching key (only limit + 1 keys are kept).
  * Reserved keys and expired keys are skipped; in `default`, stored keys that
  * contain 0x00 (other namespaces' keys) are skipped. *keys is a malloc'd
  * array of views into the store (user keys, without the namespace); the

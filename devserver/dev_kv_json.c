@@ -3,19 +3,24 @@
  * (flo-protocol-core.md §7.8-§7.10): the document is an ordinary KV value
  * holding JSON text; these ops parse it (dev_json.c), act on the path and
  * store the compact result as a new version, so GET, history, CAS and
- * blocking reads see JSON writes like any other write.
+ * blocking reads see JSON writes like any other write. None of them runs
+ * inside a transaction: a txn_id option is refused (Flo's
+ * kv_txn_unsupported_op). The json_set value layout is parsed by libflo's
+ * server-side parser (flo_kv_parse_json_set).
  */
 #include <string.h>
 
 #include "dev_internal.h"
 #include "dev_json.h"
 #include "flo/flo_error.h"
+#include "flo/flo_kv.h"
 
 #define MAX_DOC (256u * 1024) /* largest value the real server stores */
 
 static const char bad_path_or_doc[] = "invalid json path or document";
 
-/* Key validation and (optionally) the reserved check; true to proceed. */
+/* Key validation, (optionally) the reserved check, then the refusal of a
+ * txn_id; true to proceed. */
 static bool json_key(struct dev_conn *c, const struct dev_req *r, struct dev_qkey *k, bool reserved)
 {
     const char *msg;
@@ -27,7 +32,7 @@ static bool json_key(struct dev_conn *c, const struct dev_req *r, struct dev_qke
         dev__reply_text(c, r->id, FLO_STATUS_UNAUTHORIZED, "access to reserved key denied");
         return false;
     }
-    return true;
+    return !dev__txn_refuse(c, r);
 }
 
 /* Remaining TTL of an entry, 0 if none: JSON edits keep it. */
@@ -113,19 +118,12 @@ static void op_json_set(struct dev_conn *c, const struct dev_req *r)
     if (!json_key(c, r, &k, true)) {
         return;
     }
-    struct flo_cur cur;
-    flo_cur_init(&cur, r->env.value);
-    uint16_t plen;
-    flo_buf_t path;
-    if (flo_cur_u16(&cur, &plen) != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "json_set: missing path_len");
+    flo_buf_t path, text;
+    const char *msg;
+    if (flo_kv_parse_json_set(r->env.value, &path, &text, &msg) != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
         return;
     }
-    if (flo_cur_bytes(&cur, plen, &path) != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "json_set: truncated path");
-        return;
-    }
-    flo_buf_t text = flo_cur_rest(&cur);
     struct dev_json_step steps[DEV_JSON_MAX_PATH];
     size_t n;
     if (dev_json_path(path, steps, &n) != 0) {
@@ -142,6 +140,11 @@ static void op_json_set(struct dev_conn *c, const struct dev_req *r)
         return;
     }
     const struct dev_kv_entry *e = dev_kv_lookup(c->srv->kv, &k, now);
+    /* A missing key can only be created whole, with "$" (§7.9). */
+    if (e == NULL && n > 0) {
+        dev__reply(c, r->id, FLO_STATUS_NOT_FOUND, FLO_BUF_NULL);
+        return;
+    }
     ttl_ms = has_ttl ? flo_ld64(ttl.ptr) : ttl_left(e, now);
     struct dev_json *val = NULL;
     if (dev_json_parse(text, &val) != 0) {
@@ -149,13 +152,15 @@ static void op_json_set(struct dev_conn *c, const struct dev_req *r)
                         e == NULL ? "invalid json document" : bad_path_or_doc);
         return;
     }
-    if (n == 0) { /* "$": the whole document, existing or new */
-        store_doc(c, r, &k, val, ttl_ms, true);
+    /* The result must stay parseable: its nesting is the path's steps plus
+     * the value's own (the parser's bound applies to every later read). */
+    if (n + dev_json_depth(val) > DEV_JSON_MAX_DEPTH) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, bad_path_or_doc);
         dev_json_free(val);
         return;
     }
-    if (e == NULL) {
-        dev__reply(c, r->id, FLO_STATUS_NOT_FOUND, FLO_BUF_NULL);
+    if (n == 0) { /* "$": the whole document, existing or new */
+        store_doc(c, r, &k, val, ttl_ms, true);
         dev_json_free(val);
         return;
     }

@@ -8,17 +8,21 @@
  * as from the real server).
  *
  * An op carrying a txn_id option is handed to dev_kv_txn.c after key
- * validation and the reserved-key check.
+ * validation and the reserved-key check; the ops Flo does not run inside a
+ * transaction (mget, scan, history, json_*) refuse a txn_id instead of
+ * silently running outside it. Request values with a layout are parsed by
+ * libflo's server-side parsers (flo_kv.h), the one implementation of each
+ * layout in the repository, which also carry the server's error texts.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dev_internal.h"
 #include "flo/flo_error.h"
+#include "flo/flo_kv.h"
 
 #define WAIT_TAG_KV        'K'           /* waiter key family tag */
 #define MAX_OK_BODY        (256u * 1024) /* largest OK body the real server sends */
-#define MGET_MAX_KEYS      256
 #define MGET_MAX_BODY      (1u << 20)
 #define SCAN_DEFAULT_LIMIT 100
 #define SCAN_MAX_LIMIT     1000
@@ -230,17 +234,14 @@ static void op_incr(struct dev_conn *c, const struct dev_req *r)
     if (!prelude(c, r, &k, true, true)) {
         return;
     }
-    int64_t delta = 1;
-    if (r->env.value.len == 8) {
-        delta = (int64_t)flo_ld64(r->env.value.ptr);
-    } else if (r->env.value.len != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                        "incr: value must be empty or 8-byte i64 LE");
+    int64_t delta;
+    const char *msg;
+    if (flo_kv_parse_incr(r->env.value, &delta, &msg) != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
         return;
     }
     uint64_t version;
     int64_t value;
-    const char *msg;
     uint8_t st = dev_kv_incr(c->srv->kv, &k, delta, dev__now(c->srv), &version, &value, &msg);
     if (st != FLO_STATUS_OK) {
         reply_status(c, r->id, st, msg);
@@ -259,17 +260,14 @@ static void op_touch(struct dev_conn *c, const struct dev_req *r)
     if (!prelude(c, r, &k, true, true)) {
         return;
     }
-    uint64_t ttl = 0;
-    if (r->env.value.len == 8) {
-        ttl = flo_ld64(r->env.value.ptr);
-    } else if (r->env.value.len != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                        "touch: value must be empty or 8-byte u64 LE");
+    uint64_t ttl;
+    const char *msg;
+    if (flo_kv_parse_touch(r->env.value, &ttl, &msg) != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
         return;
     }
     uint64_t cas = 0;
     bool has_cas = flo_opt_get_u64(r->env.opts, FLO_OPT_CAS_VERSION, &cas);
-    const char *msg;
     uint8_t st = dev_kv_set_ttl(c->srv->kv, &k, ttl, has_cas, cas, dev__now(c->srv), &msg);
     reply_status(c, r->id, st, msg);
 }
@@ -287,59 +285,37 @@ static void op_persist(struct dev_conn *c, const struct dev_req *r)
     reply_status(c, r->id, st, msg);
 }
 
-/* One parsed mget key. */
-struct mget_key {
-    flo_buf_t key;
-};
-
 static void op_mget(struct dev_conn *c, const struct dev_req *r)
 {
-    struct flo_cur cur;
-    flo_cur_init(&cur, r->env.value);
+    if (dev__txn_refuse(c, r)) {
+        return;
+    }
+    struct flo_kv_key_iter it;
     uint16_t count;
-    if (flo_cur_u16(&cur, &count) != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "mget: missing key count");
+    const char *msg;
+    if (flo_kv_parse_mget(r->env.value, &it, &count, &msg) != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
         return;
-    }
-    if (count == 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "mget: zero keys");
-        return;
-    }
-    if (count > MGET_MAX_KEYS) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "mget: too many keys (max 256)");
-        return;
-    }
-    struct mget_key keys[MGET_MAX_KEYS];
-    for (uint16_t i = 0; i < count; i++) {
-        uint16_t kl;
-        if (flo_cur_u16(&cur, &kl) != 0) {
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "mget: truncated key list");
-            return;
-        }
-        if (flo_cur_bytes(&cur, kl, &keys[i].key) != 0) {
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "mget: truncated key data");
-            return;
-        }
     }
     struct flo_wbuf b;
     flo_wbuf_init(&b);
     int rc = flo_wbuf_u32(&b, count);
     uint64_t now = dev__now(c->srv);
-    for (uint16_t i = 0; i < count && rc == 0; i++) {
+    flo_buf_t key;
+    while (rc == 0 && flo_kv_key_next(&it, &key) == 1) {
         struct dev_qkey k;
-        const char *msg;
         const struct dev_kv_entry *e = NULL;
         /* Keys that cannot be qualified are reported missing (§7.3). */
-        if (dev_kv_qualify(r->env.ns, keys[i].key, &k, &msg) == FLO_STATUS_OK) {
+        if (dev_kv_qualify(r->env.ns, key, &k, &msg) == FLO_STATUS_OK) {
             e = dev_kv_lookup(c->srv->kv, &k, now);
         }
         const struct dev_kv_version *v = e != NULL ? &e->hist[0] : NULL;
-        size_t need = 1 + 2 + keys[i].key.len + 8 + 4 + (v != NULL ? v->len : 0);
+        size_t need = 1 + 2 + key.len + 8 + 4 + (v != NULL ? v->len : 0);
         if (b.len + need > MGET_MAX_BODY) {
             break; /* the real server drops what does not fit; count stays */
         }
         rc |= flo_wbuf_u8(&b, v != NULL ? FLO_STATUS_OK : FLO_STATUS_NOT_FOUND);
-        rc |= flo_wbuf_str16(&b, keys[i].key.ptr, keys[i].key.len);
+        rc |= flo_wbuf_str16(&b, key.ptr, key.len);
         rc |= flo_wbuf_u64(&b, v != NULL ? v->version : 0);
         rc |= flo_wbuf_str32(&b, v != NULL ? v->val : NULL, v != NULL ? v->len : 0);
     }
@@ -353,11 +329,15 @@ static void op_mget(struct dev_conn *c, const struct dev_req *r)
 
 static void op_scan(struct dev_conn *c, const struct dev_req *r)
 {
-    uint32_t limit = 0;
-    flo_buf_t cursor = FLO_BUF_NULL;
-    if (r->env.value.len >= 4) {
-        limit = flo_ld32(r->env.value.ptr);
-        cursor = FLO_BUF(r->env.value.ptr + 4, r->env.value.len - 4);
+    if (dev__txn_refuse(c, r)) {
+        return;
+    }
+    uint32_t limit;
+    flo_buf_t cursor;
+    const char *msg;
+    if (flo_kv_parse_scan(r->env.value, &limit, &cursor, &msg) != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
+        return;
     }
     if (limit == 0) {
         limit = SCAN_DEFAULT_LIMIT;
@@ -403,7 +383,7 @@ static void op_scan(struct dev_conn *c, const struct dev_req *r)
 static void op_history(struct dev_conn *c, const struct dev_req *r)
 {
     struct dev_qkey k;
-    if (!prelude(c, r, &k, true, false)) {
+    if (!prelude(c, r, &k, true, false) || dev__txn_refuse(c, r)) {
         return;
     }
     const struct dev_kv_entry *e = dev_kv_lookup(c->srv->kv, &k, dev__now(c->srv));

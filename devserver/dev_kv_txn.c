@@ -10,20 +10,24 @@
  * routing key (option 0x08, else the key) of the BEGIN, which is exactly what
  * keeps a client correct against a multi-shard server. Transactions are not
  * bound to a connection; an idle one is dropped after DEV_TXN_IDLE_MS.
- * Conditions (CAS/NX/XX, counter type) are checked when an op is buffered,
- * against the transaction's view; COMMIT re-checks counter types so that it
- * either applies every op or none.
+ * Conditions (CAS/NX/XX, counter type, TTL range) are checked when an op is
+ * buffered, against the transaction's view, so the client learns early; and
+ * COMMIT checks them all again against the store as it is then, before
+ * writing anything, so it applies every op or none — a CAS put inside a
+ * transaction is therefore a correct optimistic lock (what RESP WATCH needs).
+ * Caps are Flo's: 256 ops and 1 MiB of user keys + values per transaction.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dev_internal.h"
 #include "flo/flo_error.h"
+#include "flo/flo_kv.h"
 #include "flo/flo_log.h"
 
 #define DEV_TXN_MAX_OPEN  1024         /* open transactions per server */
-#define DEV_TXN_MAX_OPS   1024         /* buffered ops per transaction */
-#define DEV_TXN_MAX_BYTES (1u << 20)   /* buffered keys + values per transaction */
+#define DEV_TXN_MAX_OPS   256          /* buffered ops per transaction (Flo's cap) */
+#define DEV_TXN_MAX_BYTES (1u << 20)   /* buffered user keys + values (Flo's cap) */
 #define DEV_TXN_IDLE_MS   (60u * 1000) /* unused this long = dropped */
 #define BEGIN_BODY_LEN    17
 #define COMMIT_BODY_LEN   11
@@ -40,6 +44,9 @@ struct txn_op {
     size_t vlen;     /* put: value length */
     int64_t delta;   /* incr */
     uint64_t ttl_ms; /* put: ttl (0 none); touch: ttl (0 clears) */
+    bool has_cas;    /* put, delete, touch, persist: cas_version given */
+    uint64_t cas;    /* its value */
+    bool nx, xx;     /* put: if_not_exists / if_exists */
 };
 
 struct dev_txn {
@@ -147,7 +154,8 @@ static bool same_key(const struct txn_op *o, const struct dev_qkey *k)
 /*
  * The state of `k` seen by the transaction before its op `upto`: the last
  * buffered put/delete (or the store), then any incrs after it. Returns
- * FLO_STATUS_OK or BAD_REQUEST with *msg (counter type or overflow).
+ * FLO_STATUS_OK, BAD_REQUEST (not a counter) or INTERNAL (overflow) with
+ * *msg.
  */
 static uint8_t view_of(struct dev_server *srv, const struct dev_txn *t, const struct dev_qkey *k,
                        size_t upto, struct view *v, const char **msg)
@@ -183,13 +191,13 @@ static uint8_t view_of(struct dev_server *srv, const struct dev_txn *t, const st
         }
         touched = true;
         if (v->present && v->val.len != 8) {
-            *msg = "value is not a counter";
+            *msg = DEV_KV_MSG_NOT_COUNTER;
             return FLO_STATUS_BAD_REQUEST;
         }
         int64_t cur = v->present ? (int64_t)flo_ld64(v->val.ptr) : 0, next;
         if (__builtin_add_overflow(cur, o->delta, &next)) {
-            *msg = "incr: counter would overflow";
-            return FLO_STATUS_BAD_REQUEST;
+            *msg = DEV_KV_MSG_OVERFLOW;
+            return FLO_STATUS_INTERNAL;
         }
         flo_st64(v->counter, (uint64_t)next);
         v->present = true;
@@ -201,11 +209,19 @@ static uint8_t view_of(struct dev_server *srv, const struct dev_txn *t, const st
     return FLO_STATUS_OK;
 }
 
+/* Bytes an op counts against DEV_TXN_MAX_BYTES: user key + value, as the
+ * sidecar counts them (the namespace is not the client's payload). */
+static size_t op_bytes(size_t qlen, size_t prefix, size_t vlen)
+{
+    return qlen - prefix + vlen;
+}
+
 /* Append an op (copies key and value). false if a limit or memory fails. */
 static bool txn_append(struct dev_txn *t, const struct txn_op *proto, const struct dev_qkey *k,
                        flo_buf_t val)
 {
-    if (t->nops >= DEV_TXN_MAX_OPS || t->bytes + k->len + val.len > DEV_TXN_MAX_BYTES) {
+    size_t add = op_bytes(k->len, k->prefix, val.len);
+    if (t->nops >= DEV_TXN_MAX_OPS || add > DEV_TXN_MAX_BYTES - t->bytes) {
         return false;
     }
     if (t->nops == t->cap) {
@@ -233,110 +249,135 @@ static bool txn_append(struct dev_txn *t, const struct txn_op *proto, const stru
     }
     o.vlen = val.len;
     t->ops[t->nops++] = o;
-    t->bytes += k->len + val.len;
+    t->bytes += add;
     return true;
 }
 
-static void reply_limit(struct dev_conn *c, uint64_t id)
+/* Undo the last txn_append. */
+static void txn_pop(struct dev_txn *t)
 {
-    dev__reply_text(c, id, FLO_STATUS_BAD_REQUEST, "transaction op or payload limit exceeded");
+    struct txn_op *o = &t->ops[--t->nops];
+    t->bytes -= op_bytes(o->qlen, o->prefix, o->vlen);
+    free(o->qkey);
+    free(o->val);
 }
 
-/* put inside a transaction: conditions against the view, then buffer. */
-static void txn_put(struct dev_conn *c, const struct dev_req *r, struct dev_txn *t,
-                    const struct dev_qkey *k, const struct view *v)
+/* now + ttl must not overflow (the real server's "ttl too large"). */
+static bool ttl_fits(uint64_t now, uint64_t ttl_ms)
 {
-    uint64_t cas;
-    if (flo_opt_get_u64(r->env.opts, FLO_OPT_CAS_VERSION, &cas) &&
-        (v->present ? v->version : 0) != cas) {
-        dev__reply(c, r->id, FLO_STATUS_CONFLICT, FLO_BUF_NULL);
-        return;
-    }
-    if ((flo_opt_has_flag(r->env.opts, FLO_OPT_IF_NOT_EXISTS) && v->present) ||
-        (flo_opt_has_flag(r->env.opts, FLO_OPT_IF_EXISTS) && !v->present)) {
-        dev__reply(c, r->id, FLO_STATUS_CONFLICT, FLO_BUF_NULL);
-        return;
-    }
-    struct txn_op o = {.op = FLO_OP_KV_PUT};
-    flo_buf_t ttl;
-    if (flo_opt_find(r->env.opts, FLO_OPT_TTL_MS, &ttl)) {
-        if (ttl.len != 8) {
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                            "ttl_ms must be 8 bytes (a u64 of milliseconds)");
-            return;
-        }
-        o.ttl_ms = flo_ld64(ttl.ptr);
-        if (o.ttl_ms > UINT64_MAX - dev__now(c->srv)) {
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, "ttl too large");
-            return;
-        }
-    }
-    if (!txn_append(t, &o, k, r->env.value)) {
-        reply_limit(c, r->id);
-        return;
-    }
-    uint8_t body[8] = {0};
-    dev__reply(c, r->id, FLO_STATUS_OK, FLO_BUF(body, sizeof body));
+    return ttl_ms <= UINT64_MAX - now;
 }
 
-/* delete/touch/persist inside a transaction: the key must be present. */
-static void txn_keyed(struct dev_conn *c, const struct dev_req *r, struct dev_txn *t,
-                      const struct dev_qkey *k, const struct view *v)
+/*
+ * The conditions of buffered op `i` against the state before it (the store
+ * as it is now plus the transaction's earlier ops). Used both when the op is
+ * buffered and again at COMMIT. OK, or the status the op would get alone
+ * (CONFLICT and NOT_FOUND with *msg NULL, BAD_REQUEST / INTERNAL with text).
+ */
+static uint8_t check_op(struct dev_server *srv, const struct dev_txn *t, size_t i,
+                        const struct dev_qkey *k, bool at_commit, const char **msg)
 {
-    struct txn_op o = {.op = r->op};
-    if (r->op == FLO_OP_KV_TOUCH) {
-        if (r->env.value.len == 8) {
-            o.ttl_ms = flo_ld64(r->env.value.ptr);
-        } else if (r->env.value.len != 0) {
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                            "touch: value must be empty or 8-byte u64 LE");
-            return;
-        }
-    }
-    if (!v->present) {
-        dev__reply(c, r->id, FLO_STATUS_NOT_FOUND, FLO_BUF_NULL);
-        return;
-    }
-    uint64_t cas;
-    if (flo_opt_get_u64(r->env.opts, FLO_OPT_CAS_VERSION, &cas) && v->version != cas) {
-        dev__reply(c, r->id, FLO_STATUS_CONFLICT, FLO_BUF_NULL);
-        return;
-    }
-    if (!txn_append(t, &o, k, FLO_BUF_NULL)) {
-        reply_limit(c, r->id);
-        return;
-    }
-    dev__reply(c, r->id, FLO_STATUS_OK, FLO_BUF_NULL);
-}
-
-static void txn_incr(struct dev_conn *c, const struct dev_req *r, struct dev_txn *t,
-                     const struct dev_qkey *k)
-{
-    struct txn_op o = {.op = FLO_OP_KV_INCR, .delta = 1};
-    if (r->env.value.len == 8) {
-        o.delta = (int64_t)flo_ld64(r->env.value.ptr);
-    } else if (r->env.value.len != 0) {
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                        "incr: value must be empty or 8-byte i64 LE");
-        return;
-    }
-    if (!txn_append(t, &o, k, FLO_BUF_NULL)) {
-        reply_limit(c, r->id);
-        return;
-    }
-    /* Check the counter with the new op included; undo it on failure. */
+    const struct txn_op *o = &t->ops[i];
     struct view v;
+    *msg = NULL;
+    /* incr: the counter with this op included must stay a valid i64. */
+    uint8_t st = view_of(srv, t, k, o->op == FLO_OP_KV_INCR ? i + 1 : i, &v, msg);
+    if (st != FLO_STATUS_OK || o->op == FLO_OP_KV_INCR) {
+        return st;
+    }
+    uint64_t cur = v.present ? v.version : 0;
+    uint64_t now = dev__now(srv);
+    switch (o->op) {
+    case FLO_OP_KV_PUT:
+        if ((o->has_cas && cur != o->cas) || (o->nx && v.present) || (o->xx && !v.present)) {
+            return FLO_STATUS_CONFLICT;
+        }
+        break;
+    default: /* delete, touch, persist */
+        if (!v.present && !at_commit) {
+            return FLO_STATUS_NOT_FOUND;
+        }
+        /* At COMMIT, a key deleted meanwhile stays deleted: an unconditional
+         * delete/touch/persist of it is moot; a conditional one conflicts. */
+        if (o->has_cas && cur != o->cas) {
+            return FLO_STATUS_CONFLICT;
+        }
+    }
+    if ((o->op == FLO_OP_KV_PUT || o->op == FLO_OP_KV_TOUCH) && !ttl_fits(now, o->ttl_ms)) {
+        *msg = "ttl too large";
+        return FLO_STATUS_BAD_REQUEST;
+    }
+    return FLO_STATUS_OK;
+}
+
+/*
+ * Buffer `o` (its fields other than the key and value already set), check
+ * its conditions against the transaction's view and answer: the placeholder
+ * body on success; otherwise the op's error, and the op is not kept.
+ */
+static void txn_buffer(struct dev_conn *c, const struct dev_req *r, struct dev_txn *t,
+                       const struct txn_op *o, const struct dev_qkey *k, flo_buf_t val)
+{
+    if (!txn_append(t, o, k, val)) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
+                        "transaction op or payload limit exceeded");
+        return;
+    }
     const char *msg;
-    if (view_of(c->srv, t, k, t->nops, &v, &msg) != FLO_STATUS_OK) {
-        t->nops--;
-        t->bytes -= t->ops[t->nops].qlen;
-        free(t->ops[t->nops].qkey);
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
+    uint8_t st = check_op(c->srv, t, t->nops - 1, k, false, &msg);
+    if (st != FLO_STATUS_OK) {
+        txn_pop(t);
+        dev__reply_text(c, r->id, st, msg);
         return;
     }
     uint8_t body[16] = {0};
-    flo_st64(body + 8, (uint64_t)o.delta);
-    dev__reply(c, r->id, FLO_STATUS_OK, FLO_BUF(body, sizeof body));
+    size_t len = 0;
+    if (o->op == FLO_OP_KV_PUT) {
+        len = 8; /* [0 u64] */
+    } else if (o->op == FLO_OP_KV_INCR) {
+        flo_st64(body + 8, (uint64_t)o->delta); /* [0 u64][delta i64] */
+        len = 16;
+    }
+    dev__reply(c, r->id, FLO_STATUS_OK, FLO_BUF(body, len));
+}
+
+/* Decode a write's value and options into a txn_op; false if answered. */
+static bool txn_decode(struct dev_conn *c, const struct dev_req *r, struct txn_op *o)
+{
+    const char *msg = NULL;
+    int rc = 0;
+    o->op = r->op;
+    o->has_cas = flo_opt_get_u64(r->env.opts, FLO_OPT_CAS_VERSION, &o->cas);
+    switch (r->op) {
+    case FLO_OP_KV_PUT: {
+        o->nx = flo_opt_has_flag(r->env.opts, FLO_OPT_IF_NOT_EXISTS);
+        o->xx = flo_opt_has_flag(r->env.opts, FLO_OPT_IF_EXISTS);
+        flo_buf_t ttl;
+        if (flo_opt_find(r->env.opts, FLO_OPT_TTL_MS, &ttl)) {
+            if (ttl.len != 8) {
+                msg = "ttl_ms must be 8 bytes (a u64 of milliseconds)";
+                rc = FLO_EMALFORMED;
+            } else {
+                o->ttl_ms = flo_ld64(ttl.ptr);
+            }
+        }
+        break;
+    }
+    case FLO_OP_KV_INCR:
+        o->has_cas = false; /* incr takes no CAS (§7.15) */
+        rc = flo_kv_parse_incr(r->env.value, &o->delta, &msg);
+        break;
+    case FLO_OP_KV_TOUCH:
+        rc = flo_kv_parse_touch(r->env.value, &o->ttl_ms, &msg);
+        break;
+    default: /* delete, persist */
+        break;
+    }
+    if (rc != 0) {
+        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
+        return false;
+    }
+    return true;
 }
 
 /* The txn_id option: true and *id, or answered (bad width) and false. */
@@ -374,10 +415,17 @@ void dev__txn_op(struct dev_conn *c, const struct dev_req *r, const struct dev_q
         return;
     }
     t->last_used = dev__now(srv);
+    if (r->op != FLO_OP_KV_GET && r->op != FLO_OP_KV_EXISTS) {
+        struct txn_op o = {0};
+        if (txn_decode(c, r, &o)) {
+            txn_buffer(c, r, t, &o, k, r->op == FLO_OP_KV_PUT ? r->env.value : FLO_BUF_NULL);
+        }
+        return;
+    }
     struct view v;
     const char *msg;
     uint8_t st = view_of(srv, t, k, t->nops, &v, &msg);
-    if (st != FLO_STATUS_OK && r->op != FLO_OP_KV_DELETE && r->op != FLO_OP_KV_PUT) {
+    if (st != FLO_STATUS_OK) {
         dev__reply_text(c, r->id, st, msg);
         return;
     }
@@ -396,28 +444,24 @@ void dev__txn_op(struct dev_conn *c, const struct dev_req *r, const struct dev_q
         }
         flo_wbuf_free(&b);
         return;
-    case FLO_OP_KV_EXISTS: {
+    default: { /* exists */
         uint8_t body[9];
         flo_st64(body, v.present ? v.version : 0);
         body[8] = v.present ? 1 : 0;
         dev__reply(c, r->id, FLO_STATUS_OK, FLO_BUF(body, sizeof body));
         return;
     }
-    case FLO_OP_KV_PUT:
-        txn_put(c, r, t, k, &v);
-        return;
-    case FLO_OP_KV_INCR:
-        txn_incr(c, r, t, k);
-        return;
-    case FLO_OP_KV_DELETE:
-    case FLO_OP_KV_TOUCH:
-    case FLO_OP_KV_PERSIST:
-        txn_keyed(c, r, t, k, &v);
-        return;
-    default:
-        dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST,
-                        "operation is not supported inside a transaction");
     }
+}
+
+bool dev__txn_refuse(struct dev_conn *c, const struct dev_req *r)
+{
+    flo_buf_t tid;
+    if (!flo_opt_find(r->env.opts, FLO_OPT_TXN_ID, &tid)) {
+        return false;
+    }
+    dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, DEV_TXN_UNSUPPORTED_MSG);
+    return true;
 }
 
 /* ---- begin / commit / rollback ---- */
@@ -513,13 +557,16 @@ static void op_commit(struct dev_conn *c, const struct dev_req *r)
     }
     struct dev_qkey k;
     const char *msg;
-    struct view v;
-    /* All or nothing: a counter changed under us fails the whole commit. */
+    /* All or nothing: every condition is checked again against the store as
+     * it is now (another client may have written since an op was buffered);
+     * one failure applies nothing and ends the transaction. */
     for (size_t i = 0; i < t->nops; i++) {
-        if (t->ops[i].op == FLO_OP_KV_INCR &&
-            view_of(srv, t, op_key(&t->ops[i], &k), i + 1, &v, &msg) != FLO_STATUS_OK) {
+        uint8_t st = check_op(srv, t, i, op_key(&t->ops[i], &k), true, &msg);
+        if (st != FLO_STATUS_OK) {
+            FLO_DEBUG("transaction commit refused", "txn=%llu op=%zu status=%u",
+                      (unsigned long long)t->id, i, st);
             txn_free(srv, t);
-            dev__reply_text(c, r->id, FLO_STATUS_BAD_REQUEST, msg);
+            dev__reply_text(c, r->id, st, msg);
             return;
         }
     }

@@ -113,3 +113,39 @@ Test(dev_json, get_set_del_at_paths)
     expect_text(doc, "{\"tags\":[\"b\"],\"age\":4}");
     dev_json_free(doc);
 }
+
+/* Why flo-dev keeps its own parser: numbers are kept as written, so integers
+ * beyond 2^53 (which a double-based parser such as cJSON rounds) survive. */
+Test(dev_json, big_integers_and_number_spellings_survive_a_set)
+{
+    struct dev_json *v = parse_ok("{\"id\":9007199254740993,\"u\":18446744073709551615,"
+                                  "\"f\":1.0E2}");
+    struct dev_json_step steps[DEV_JSON_MAX_PATH];
+    size_t n;
+    cr_assert_eq(dev_json_path(FLO_BUF_STR("$.x"), steps, &n), 0);
+    cr_assert_eq(dev_json_set(v, steps, n, parse_ok("-0")), 0);
+    expect_text(v, "{\"id\":9007199254740993,\"u\":18446744073709551615,\"f\":1.0E2,\"x\":-0}");
+    dev_json_free(v);
+}
+
+Test(dev_json, depth_counts_containers)
+{
+    const char *cases[] = {"1", "[]", "{\"a\":[1,{\"b\":[]}]}", "[[[[\"x\"]]]]"};
+    const size_t want[] = {0, 1, 4, 4};
+    for (size_t i = 0; i < 4; i++) {
+        struct dev_json *v = parse_ok(cases[i]);
+        cr_assert_eq(dev_json_depth(v), want[i], "%s", cases[i]);
+        dev_json_free(v);
+    }
+    char deep[2 * DEV_JSON_MAX_DEPTH + 3];
+    memset(deep, '[', DEV_JSON_MAX_DEPTH + 1);
+    memset(deep + DEV_JSON_MAX_DEPTH + 1, ']', DEV_JSON_MAX_DEPTH + 1);
+    deep[2 * DEV_JSON_MAX_DEPTH + 2] = 0;
+    struct dev_json *v = NULL;
+    cr_assert_eq(dev_json_parse(FLO_BUF_STR(deep), &v), FLO_EMALFORMED, "over the bound");
+    deep[DEV_JSON_MAX_DEPTH] = ' ';
+    deep[DEV_JSON_MAX_DEPTH + 1] = ' ';
+    v = parse_ok(deep);
+    cr_assert_eq(dev_json_depth(v), DEV_JSON_MAX_DEPTH);
+    dev_json_free(v);
+}

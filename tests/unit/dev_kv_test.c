@@ -2,7 +2,9 @@
  * Unit tests of flo-dev's KV engine (devserver/dev_kv.c), driven directly
  * with an explicit clock: key qualification and validation texts, reserved
  * prefixes, versions, CAS/NX/XX and their order, TTL expiry and the sweep,
- * incr, touch/persist, scan paging and namespace isolation, history.
+ * incr (overflow, type conflicts), touch/persist, scan paging (limit, no key
+ * lost or repeated while keys come and go, namespace isolation, expired and
+ * reserved keys skipped), history bound and expiry.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -251,8 +253,39 @@ Test(dev_kv, incr_counts_and_checks)
     cr_assert_str_eq(msg, "value is not a counter");
 
     cr_assert_eq(dev_kv_incr(kv, &k, INT64_MAX, 0, &v1, &val, &msg), FLO_STATUS_OK);
-    cr_assert_eq(dev_kv_incr(kv, &k, INT64_MAX, 0, &v1, &val, &msg), FLO_STATUS_BAD_REQUEST);
+    cr_assert_eq(val, INT64_MAX - 2);
+    /* Overflow: status 9 (the spec's suggestion), value left unchanged. */
+    cr_assert_eq(dev_kv_incr(kv, &k, INT64_MAX, 0, &v2, &val, &msg), FLO_STATUS_INTERNAL);
     cr_assert_str_eq(msg, "incr: counter would overflow");
+    e = dev_kv_lookup(kv, &k, 0);
+    cr_assert_eq((int64_t)flo_ld64(e->hist[0].val), INT64_MAX - 2);
+    cr_assert_eq(e->hist[0].version, v1, "a refused incr writes no version");
+    /* Underflow likewise. */
+    struct dev_qkey m = qk("default", "low");
+    cr_assert_eq(dev_kv_incr(kv, &m, INT64_MIN, 0, &v1, &val, &msg), FLO_STATUS_OK);
+    cr_assert_eq(dev_kv_incr(kv, &m, -1, 0, &v1, &val, &msg), FLO_STATUS_INTERNAL);
+    cr_assert_str_eq(msg, "incr: counter would overflow");
+}
+
+Test(dev_kv, incr_treats_any_8_byte_value_as_counter_and_others_not)
+{
+    const char *msg;
+    uint64_t v;
+    int64_t val;
+    uint8_t raw[8];
+    flo_st64(raw, 41);
+    struct dev_qkey k = qk("default", "raw8");
+    struct dev_kv_put_opts o = {0};
+    cr_assert_eq(dev_kv_put(kv, &k, FLO_BUF(raw, 8), &o, 0, &v, &msg), FLO_STATUS_OK);
+    cr_assert_eq(dev_kv_incr(kv, &k, 1, 0, &v, &val, &msg), FLO_STATUS_OK);
+    cr_assert_eq(val, 42);
+    const char *not_counters[] = {"", "1234567", "123456789"};
+    for (size_t i = 0; i < 3; i++) {
+        put("default", "plain", not_counters[i], 0);
+        struct dev_qkey p = qk("default", "plain");
+        cr_assert_eq(dev_kv_incr(kv, &p, 1, 0, &v, &val, &msg), FLO_STATUS_BAD_REQUEST);
+        cr_assert_str_eq(msg, "value is not a counter");
+    }
 }
 
 Test(dev_kv, incr_keeps_ttl)
@@ -399,4 +432,146 @@ Test(dev_kv, batch_writes_share_one_version)
     cr_assert_eq(e->hist[0].val[0], '2');
     cr_assert_eq(dev_kv_last_version(kv), b);
     cr_assert_gt(put("default", "x", "3", 0), b, "writes after the batch move on");
+}
+
+/* Page through the whole namespace `ns` with `limit`, optionally mutating
+ * the store between pages; returns the keys seen, in order, joined by ','. */
+typedef void (*between_pages_fn)(int page);
+
+static char *scan_all(const char *ns, const char *prefix, size_t limit, between_pages_fn between)
+{
+    static char seen[65536];
+    seen[0] = 0;
+    char cursor[256] = "";
+    size_t clen = 0;
+    for (int page = 0; page < 10000; page++) {
+        flo_buf_t *keys;
+        size_t n;
+        bool more;
+        cr_assert_eq(dev_kv_scan(kv, FLO_BUF_STR(ns), FLO_BUF_STR(prefix), FLO_BUF(cursor, clen),
+                                 limit, 0, &keys, &n, &more),
+                     0);
+        cr_assert_leq(n, limit);
+        for (size_t i = 0; i < n; i++) {
+            strncat(seen, (const char *)keys[i].ptr, keys[i].len);
+            strcat(seen, ",");
+            if (i > 0) {
+                size_t m = keys[i - 1].len < keys[i].len ? keys[i - 1].len : keys[i].len;
+                int c = memcmp(keys[i - 1].ptr, keys[i].ptr, m);
+                cr_assert(c < 0 || (c == 0 && keys[i - 1].len < keys[i].len), "byte order");
+            }
+        }
+        if (!more) {
+            free(keys);
+            return seen;
+        }
+        cr_assert_gt(n, 0, "has_more with an empty page");
+        cr_assert_lt(keys[n - 1].len, sizeof cursor);
+        memcpy(cursor, keys[n - 1].ptr, keys[n - 1].len);
+        clen = keys[n - 1].len;
+        free(keys);
+        if (between != NULL) {
+            between(page);
+        }
+    }
+    cr_assert_fail("scan never ended");
+    return NULL;
+}
+
+Test(dev_kv, scan_limit_pages_cover_every_key_once)
+{
+    char key[16], want[4096] = "";
+    for (int i = 0; i < 57; i++) { /* inserted out of order */
+        snprintf(key, sizeof key, "k%03d", (i * 37) % 57);
+        put("default", key, "v", 0);
+    }
+    for (int i = 0; i < 57; i++) {
+        snprintf(key, sizeof key, "k%03d,", i);
+        strcat(want, key);
+    }
+    const size_t limits[] = {1, 2, 7, 56, 57, 58, 1000};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        cr_assert_str_eq(scan_all("default", "k", limits[i], NULL), want, "limit %zu", limits[i]);
+    }
+}
+
+/* Between pages: delete keys already returned and not yet returned, add
+ * keys behind and ahead of the cursor. */
+static void churn(int page)
+{
+    char key[16];
+    const char *msg;
+    if (page != 0) {
+        return;
+    }
+    const char *gone[] = {"a00", "a15"}; /* a00 already returned, a15 ahead */
+    for (size_t i = 0; i < 2; i++) {
+        struct dev_qkey k = qk("default", gone[i]);
+        cr_assert_eq(dev_kv_delete(kv, &k, false, 0, 0, &msg), FLO_STATUS_OK);
+    }
+    snprintf(key, sizeof key, "a01x"); /* behind the cursor: not seen, fine */
+    put("default", key, "v", 0);
+    snprintf(key, sizeof key, "a99"); /* ahead of the cursor: seen */
+    put("default", key, "v", 0);
+}
+
+Test(dev_kv, scan_survives_writes_between_pages)
+{
+    char key[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "a%02d", i);
+        put("default", key, "v", 0);
+    }
+    char *seen = scan_all("default", "a", 5, churn);
+    /* Every key present from start to end appears exactly once, in order. */
+    const char *want = "a00,a01,a02,a03,a04,a05,a06,a07,a08,a09,a10,a11,a12,a13,a14,a16,a17,"
+                       "a18,a19,a99,";
+    cr_assert_str_eq(seen, want);
+}
+
+Test(dev_kv, scan_default_skips_other_namespaces_and_they_stay_isolated)
+{
+    put("default", "x1", "v", 0);
+    put("ns1", "x2", "v", 0);
+    put("ns2", "x3", "v", 0);
+    put("ns1", "_flo:hidden", "v", 0);
+    cr_assert_str_eq(scan_all("default", "", 10, NULL), "x1,");
+    cr_assert_str_eq(scan_all("ns1", "", 10, NULL), "x2,");
+    cr_assert_str_eq(scan_all("ns2", "x", 10, NULL), "x3,");
+    cr_assert_str_eq(scan_all("ns3", "", 10, NULL), "");
+    cr_assert_str_eq(scan_all("ns1", "y", 10, NULL), "", "prefix filter");
+}
+
+Test(dev_kv, scan_limit_zero_reports_more_without_keys)
+{
+    put("default", "a", "v", 0);
+    flo_buf_t *keys;
+    size_t n;
+    bool more;
+    cr_assert_eq(
+        dev_kv_scan(kv, FLO_BUF_STR("default"), FLO_BUF_NULL, FLO_BUF_NULL, 0, 0, &keys, &n, &more),
+        0);
+    cr_assert_eq(n, 0);
+    cr_assert(more);
+    free(keys);
+}
+
+Test(dev_kv, expired_keys_are_absent_for_lookup_and_history_source)
+{
+    const char *msg;
+    struct dev_kv_put_opts o = {.has_ttl = true, .ttl_ms = 10};
+    cr_assert_eq(put_o("h", "1", &o, 0, &msg), FLO_STATUS_OK);
+    cr_assert_eq(put_o("h", "2", &o, 1, &msg), FLO_STATUS_OK);
+    struct dev_qkey k = qk("default", "h");
+    const struct dev_kv_entry *e = dev_kv_lookup(kv, &k, 10);
+    cr_assert_not_null(e);
+    cr_assert_eq(e->hist_count, 2);
+    cr_assert_null(dev_kv_lookup(kv, &k, 11), "expired at 1 + 10");
+    /* Re-created after expiry: a new chain, not the expired versions. */
+    uint64_t v = put("default", "h", "3", 12);
+    e = dev_kv_lookup(kv, &k, 12);
+    cr_assert_eq(e->hist_count, 1);
+    cr_assert_eq(e->hist[0].version, v);
+    cr_assert_eq(dev_kv_delete(kv, &k, false, 0, 12, &msg), FLO_STATUS_OK);
+    cr_assert_eq(dev_kv_delete(kv, &k, false, 0, 12, &msg), FLO_STATUS_NOT_FOUND);
 }
