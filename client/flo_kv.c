@@ -14,6 +14,7 @@
 #include "flo/flo_kv.h"
 
 #include "flo/flo_error.h"
+#include "flo_ops_internal.h"
 
 /* Fixed body sizes (core.md §7). */
 #define VERSION_SIZE        8
@@ -272,8 +273,9 @@ int flo_kv_mget_next(struct flo_kv_mget_iter *it, struct flo_kv_mget_entry *e)
 
 /* ---- scan ---- */
 
-static int scan_entry(struct flo_cur *c, struct flo_kv_scan_entry *e)
+static int scan_entry(struct flo_cur *c, void *entry)
 {
+    struct flo_kv_scan_entry *e = entry;
     flo_cur_str16(c, &e->key);
     flo_cur_str32(c, &e->value);
     return c->err;
@@ -293,11 +295,9 @@ int flo_kv_scan_begin(flo_buf_t body, struct flo_kv_scan_page *page, struct flo_
     /* Entries: keys only on the walk path (value_len 0), key+value on the
      * fallback path; both share one layout. */
     struct flo_kv_scan_entry e;
-    for (uint32_t i = 0; i < count; i++) {
-        int rc = scan_entry(&c, &e);
-        if (rc != 0) {
-            return rc;
-        }
+    int rc = flo__list_skip(&c, count, scan_entry, &e);
+    if (rc != 0) {
+        return rc;
     }
     uint8_t has_more = 0;
     if (flo_cur_u8(&c, &has_more) != 0) {
@@ -325,21 +325,14 @@ int flo_kv_scan_begin(flo_buf_t body, struct flo_kv_scan_page *page, struct flo_
 
 int flo_kv_scan_next(struct flo_kv_scan_iter *it, struct flo_kv_scan_entry *e)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = scan_entry(&it->cur, e);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, scan_entry, e);
 }
 
 /* ---- history ---- */
 
-static int history_entry(struct flo_cur *c, struct flo_kv_history_entry *e)
+static int history_entry(struct flo_cur *c, void *entry)
 {
+    struct flo_kv_history_entry *e = entry;
     flo_cur_str32(c, &e->value);
     flo_cur_u64(c, &e->version);
     return c->err;
@@ -347,77 +340,28 @@ static int history_entry(struct flo_cur *c, struct flo_kv_history_entry *e)
 
 int flo_kv_history_begin(flo_buf_t body, struct flo_kv_history_iter *it, uint32_t *count)
 {
-    struct flo_cur c;
-    flo_cur_init(&c, body);
-    uint32_t n = 0;
-    if (flo_cur_u32(&c, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    it->cur = c;
-    it->remaining = n;
     struct flo_kv_history_entry e;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = history_entry(&c, &e);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (c.left > 0) {
-        return FLO_EMALFORMED;
-    }
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, history_entry, &e,
+                           FLO__LIST_EXACT);
 }
 
 int flo_kv_history_next(struct flo_kv_history_iter *it, struct flo_kv_history_entry *e)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = history_entry(&it->cur, e);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, history_entry, e);
 }
 
 /* ---- namespace_list ---- */
 
 int flo_ns_list_begin(flo_buf_t body, struct flo_name_iter *it, uint32_t *count)
 {
-    struct flo_cur c;
-    flo_cur_init(&c, body);
-    uint32_t n = 0;
-    if (flo_cur_u32(&c, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    it->cur = c;
-    it->remaining = n;
     flo_buf_t name;
-    for (uint32_t i = 0; i < n; i++) {
-        if (flo_cur_str16(&c, &name) != 0) {
-            return FLO_ETRUNC;
-        }
-    }
-    if (c.left > 0) {
-        return FLO_EMALFORMED;
-    }
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, flo__str16_read, &name,
+                           FLO__LIST_EXACT);
 }
 
 int flo_ns_list_next(struct flo_name_iter *it, flo_buf_t *name)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = flo_cur_str16(&it->cur, name);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, flo__str16_read, name);
 }
 
 /* ---- request values, server side ---- */

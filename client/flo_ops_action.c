@@ -246,40 +246,24 @@ int flo_run_id_make(uint64_t unix_ms, uint32_t partition, uint32_t seq, char *ou
 
 /* ---- status ---- */
 
+/* [has u8]([i64])?; *v is 0 when absent or on error. */
 static int read_opt_i64(struct flo_cur *c, bool *has, int64_t *v)
 {
-    uint8_t flag = 0;
     uint64_t t = 0;
-    *v = 0;
-    if (flo_cur_u8(c, &flag) != 0) {
-        return c->err;
+    int rc = flo__cur_flag(c, has);
+    if (rc == 0 && *has) {
+        rc = flo_cur_u64(c, &t);
     }
-    if (flag > 1) {
-        return FLO_EMALFORMED;
-    }
-    *has = flag == 1;
-    if (*has) {
-        flo_cur_u64(c, &t);
-        *v = (int64_t)t;
-    }
-    return c->err;
+    *v = (int64_t)t;
+    return rc;
 }
 
+/* [has u8]([str32])?; *v is empty when absent. */
 static int read_opt_str32(struct flo_cur *c, bool *has, flo_buf_t *v)
 {
-    uint8_t flag = 0;
     *v = FLO_BUF_NULL;
-    if (flo_cur_u8(c, &flag) != 0) {
-        return c->err;
-    }
-    if (flag > 1) {
-        return FLO_EMALFORMED;
-    }
-    *has = flag == 1;
-    if (*has) {
-        flo_cur_str32(c, v);
-    }
-    return c->err;
+    int rc = flo__cur_flag(c, has);
+    return (rc == 0 && *has) ? flo_cur_str32(c, v) : rc;
 }
 
 int flo_action_dec_status(flo_buf_t body, struct flo_action_run *r)
@@ -343,8 +327,9 @@ int flo_action_status_put(struct flo_wbuf *b, const struct flo_action_run *r)
 
 #define ACTION_LIST_VALUE_LEN 6 /* type u8 + version u32 + enabled u8 */
 
-static int list_entry_read(struct flo_cur *c, struct flo_action_list_entry *e)
+static int list_entry_read(struct flo_cur *c, void *entry)
 {
+    struct flo_action_list_entry *e = entry;
     flo_buf_t val;
     uint32_t vl = 0;
     flo_cur_str16(c, &e->name);
@@ -363,41 +348,14 @@ static int list_entry_read(struct flo_cur *c, struct flo_action_list_entry *e)
 
 int flo_action_list_begin(flo_buf_t body, struct flo_action_list_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_action_list_entry e;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = list_entry_read(&c, &e);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_trailer_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, list_entry_read, &e,
+                           FLO__LIST_TRAILER);
 }
 
 int flo_action_list_next(struct flo_action_list_iter *it, struct flo_action_list_entry *e)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = list_entry_read(&it->cur, e);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, list_entry_read, e);
 }
 
 int flo_action_list_entry_put(struct flo_wbuf *b, const struct flo_action_list_entry *e)
@@ -424,20 +382,13 @@ int flo_action_list_runs_value(struct flo_wbuf *v, uint32_t limit)
 
 int flo_action_parse_list_runs(flo_buf_t value, uint32_t *limit)
 {
-    *limit = FLO_ACTION_DEFAULT_RUNS_LIMIT;
-    if (value.len == 0) {
-        return 0;
-    }
-    if (value.len != 4) {
-        return FLO_EMALFORMED;
-    }
-    uint32_t n = flo_ld32(value.ptr);
-    *limit = n ? n : FLO_ACTION_DEFAULT_RUNS_LIMIT;
-    return 0;
+    *limit = FLO_ACTION_DEFAULT_RUNS_LIMIT; /* also when the value is malformed */
+    return flo__parse_u32_or(value, FLO_ACTION_DEFAULT_RUNS_LIMIT, limit);
 }
 
-static int run_summary_read(struct flo_cur *c, struct flo_action_run_summary *s)
+static int run_summary_read(struct flo_cur *c, void *entry)
 {
+    struct flo_action_run_summary *s = entry;
     uint64_t t = 0;
     int rc;
     flo_cur_str16(c, &s->run_id);
@@ -453,41 +404,14 @@ static int run_summary_read(struct flo_cur *c, struct flo_action_run_summary *s)
 
 int flo_action_runs_begin(flo_buf_t body, struct flo_action_runs_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_action_run_summary s;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = run_summary_read(&c, &s);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, run_summary_read, &s,
+                           FLO__LIST_EXACT);
 }
 
 int flo_action_runs_next(struct flo_action_runs_iter *it, struct flo_action_run_summary *s)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = run_summary_read(&it->cur, s);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, run_summary_read, s);
 }
 
 int flo_action_run_summary_put(struct flo_wbuf *b, const struct flo_action_run_summary *s)
@@ -534,10 +458,9 @@ int flo_action_parse_await(flo_buf_t value, struct flo_name_list_iter *it, uint3
     if (n == 0 || flo_cur_str16(&c, &name) != 0 || name.len == 0) {
         return FLO_EMALFORMED;
     }
-    for (uint32_t i = 1; i < n; i++) {
-        if (flo_cur_str16(&c, &name) != 0) {
-            return FLO_ETRUNC;
-        }
+    int rc = flo__list_skip(&c, n - 1, flo__str16_read, &name);
+    if (rc != 0) {
+        return rc;
     }
     it->remaining = n;
     *count = n;
@@ -546,14 +469,7 @@ int flo_action_parse_await(flo_buf_t value, struct flo_name_list_iter *it, uint3
 
 int flo_action_await_next(struct flo_name_list_iter *it, flo_buf_t *name)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    if (flo_cur_str16(&it->cur, name) != 0) {
-        return FLO_ETRUNC;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, flo__str16_read, name);
 }
 
 /* A fallback body is the run id text itself ("act-<hex>"). Its first two

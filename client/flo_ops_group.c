@@ -227,7 +227,8 @@ int flo_group_claim_begin(flo_buf_t body, struct flo_stream_rec_iter *it, uint32
         return FLO_ETRUNC;
     }
     struct flo_cur c = it->cur;
-    int rc = flo__stream_records_skip(&c, n);
+    struct flo_stream_record r;
+    int rc = flo__list_skip(&c, n, flo__stream_record_read, &r);
     if (rc != 0) {
         return rc;
     }
@@ -248,8 +249,9 @@ int flo_group_claim_cursor_put(struct flo_wbuf *b, struct flo_stream_id next)
     return rc ? rc : flo_wbuf_u64(b, next.seq);
 }
 
-static int pending_read(struct flo_cur *c, struct flo_group_pending_entry *e)
+static int pending_read(struct flo_cur *c, void *entry)
 {
+    struct flo_group_pending_entry *e = entry;
     flo_cur_u64(c, &e->id.ts);
     flo_cur_u64(c, &e->id.seq);
     flo_cur_u32(c, &e->delivery_count);
@@ -259,41 +261,14 @@ static int pending_read(struct flo_cur *c, struct flo_group_pending_entry *e)
 
 int flo_group_pending_begin(flo_buf_t body, struct flo_group_pending_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_group_pending_entry e;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = pending_read(&c, &e);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, pending_read, &e,
+                           FLO__LIST_EXACT);
 }
 
 int flo_group_pending_next(struct flo_group_pending_iter *it, struct flo_group_pending_entry *e)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = pending_read(&it->cur, e);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, pending_read, e);
 }
 
 int flo_group_pending_put(struct flo_wbuf *b, const struct flo_group_pending_entry *e)

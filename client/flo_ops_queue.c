@@ -165,56 +165,37 @@ static int msg_read(struct flo_cur *c, bool trailer, struct flo_queue_msg *m)
     return c->err;
 }
 
-/* Validate `count` messages in one layout; 0 if they use up the body. */
-static int msgs_check(struct flo_cur c, uint32_t count, bool trailer)
+/* The two message layouts as list entry readers. */
+static int msg_read_full(struct flo_cur *c, void *msg)
 {
-    struct flo_queue_msg m;
-    for (uint32_t i = 0; i < count; i++) {
-        int rc = msg_read(&c, trailer, &m);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return flo__ops_end(&c);
+    return msg_read(c, true, msg);
+}
+
+static int msg_read_bare(struct flo_cur *c, void *msg)
+{
+    return msg_read(c, false, msg);
 }
 
 int flo_queue_msgs_begin(flo_buf_t body, struct flo_queue_msg_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
+    /* The server always sends trailers; older SDK parsers assume none. A
+     * waiter-pool-full answer may be a 0-byte body (EMPTY_OK). When neither
+     * layout fits, the error is the one of the server's layout. */
+    struct flo_queue_msg m;
     it->trailer = true;
-    *count = 0;
-    if (body.len == 0) {
-        return 0; /* a waiter-pool-full answer may be empty */
-    }
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    /* The server always sends trailers; older SDK parsers assume none. */
-    int rc = msgs_check(it->cur, n, true);
-    if (rc != 0) {
-        if (msgs_check(it->cur, n, false) != 0) {
-            return rc;
-        }
+    int rc = flo__list_begin(body, &it->cur, &it->remaining, count, msg_read_full, &m,
+                             FLO__LIST_EMPTY_OK);
+    if (rc != 0 && flo__list_begin(body, &it->cur, &it->remaining, count, msg_read_bare, &m,
+                                   FLO__LIST_EMPTY_OK) == 0) {
         it->trailer = false;
+        return 0;
     }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return rc;
 }
 
 int flo_queue_msgs_next(struct flo_queue_msg_iter *it, struct flo_queue_msg *m)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = msg_read(&it->cur, it->trailer, m);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, it->trailer ? msg_read_full : msg_read_bare, m);
 }
 
 int flo_queue_msg_put(struct flo_wbuf *b, const struct flo_queue_msg *m)
@@ -281,8 +262,9 @@ int flo_queue_stats_put(struct flo_wbuf *b, const struct flo_queue_stats *s)
     return rc;
 }
 
-static int qinfo_read(struct flo_cur *c, struct flo_queue_info *q)
+static int qinfo_read(struct flo_cur *c, void *info)
 {
+    struct flo_queue_info *q = info;
     flo_cur_str32(c, &q->name);
     flo_cur_str32(c, &q->ns);
     flo_cur_u64(c, &q->pending);
@@ -295,41 +277,14 @@ static int qinfo_read(struct flo_cur *c, struct flo_queue_info *q)
 
 int flo_queue_list_begin(flo_buf_t body, struct flo_queue_list_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_queue_info q;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = qinfo_read(&c, &q);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_trailer_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, qinfo_read, &q,
+                           FLO__LIST_TRAILER);
 }
 
 int flo_queue_list_next(struct flo_queue_list_iter *it, struct flo_queue_info *q)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = qinfo_read(&it->cur, q);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, qinfo_read, q);
 }
 
 int flo_queue_info_put(struct flo_wbuf *b, const struct flo_queue_info *q)

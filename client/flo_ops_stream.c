@@ -82,29 +82,32 @@ void flo_stream_hdr_begin(const struct flo_stream_headers *h, struct flo_stream_
     it->wide = h->wide;
 }
 
-static int hdr_read(struct flo_cur *c, bool wide, struct flo_stream_header *h)
+/* A header of an append batch: u16 lengths. */
+static int hdr_read_narrow(struct flo_cur *c, void *hdr)
 {
-    if (wide) {
-        flo_cur_str32(c, &h->key);
-        flo_cur_str32(c, &h->val);
-    } else {
-        flo_cur_str16(c, &h->key);
-        flo_cur_str16(c, &h->val);
-    }
+    struct flo_stream_header *h = hdr;
+    flo_cur_str16(c, &h->key);
+    flo_cur_str16(c, &h->val);
     return c->err;
+}
+
+/* A header of a read reply: u32 lengths. */
+static int hdr_read_wide(struct flo_cur *c, void *hdr)
+{
+    struct flo_stream_header *h = hdr;
+    flo_cur_str32(c, &h->key);
+    flo_cur_str32(c, &h->val);
+    return c->err;
+}
+
+static flo__entry_read_fn hdr_reader(bool wide)
+{
+    return wide ? hdr_read_wide : hdr_read_narrow;
 }
 
 int flo_stream_hdr_next(struct flo_stream_hdr_iter *it, struct flo_stream_header *h)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = hdr_read(&it->cur, it->wide, h);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, hdr_reader(it->wide), h);
 }
 
 /* Consume `count` headers at the cursor; *raw = the bytes they used. */
@@ -112,10 +115,9 @@ static int hdrs_skip(struct flo_cur *c, uint32_t count, bool wide, flo_buf_t *ra
 {
     const uint8_t *start = c->p;
     struct flo_stream_header h;
-    for (uint32_t i = 0; i < count; i++) {
-        if (hdr_read(c, wide, &h) != 0) {
-            return c->err;
-        }
+    int rc = flo__list_skip(c, count, hdr_reader(wide), &h);
+    if (rc != 0) {
+        return rc;
     }
     *raw = FLO_BUF(start, (size_t)(c->p - start));
     return 0;
@@ -148,8 +150,9 @@ int flo_stream_batch_value(struct flo_wbuf *v, const struct flo_stream_rec_in *r
     return rc;
 }
 
-static int batch_rec_read(struct flo_cur *c, struct flo_stream_batch_rec *r)
+static int batch_rec_read(struct flo_cur *c, void *rec)
 {
+    struct flo_stream_batch_rec *r = rec;
     uint16_t hc = 0;
     flo_cur_str32(c, &r->payload);
     flo_cur_u16(c, &hc);
@@ -163,47 +166,27 @@ static int batch_rec_read(struct flo_cur *c, struct flo_stream_batch_rec *r)
 
 int flo_stream_parse_batch(flo_buf_t value, struct flo_stream_batch_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, value);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0 || n == 0) {
-        return FLO_EMALFORMED;
-    }
     /* Shape first, then size: a raw payload ("login") reads as a huge count
      * and must be reported as malformed, not as over the limit (vector 28).
-     * Every record takes at least 6 bytes, so this loop is bounded by the
-     * value length whatever the count says. */
-    struct flo_cur c = it->cur;
+     * Every record takes at least 6 bytes, so validation is bounded by the
+     * value length whatever the count says. A missing count, a short record
+     * and trailing bytes all mean "not exactly a batch". */
     struct flo_stream_batch_rec r;
-    for (uint32_t i = 0; i < n; i++) {
-        if (batch_rec_read(&c, &r) != 0) {
-            return FLO_EMALFORMED;
-        }
+    if (flo__list_begin(value, &it->cur, &it->remaining, count, batch_rec_read, &r,
+                        FLO__LIST_EXACT) != 0 ||
+        *count == 0) {
+        return FLO_EMALFORMED;
     }
-    if (flo__ops_end(&c) != 0) {
-        return FLO_EMALFORMED; /* trailing bytes: not exactly a batch */
-    }
-    if (n > FLO_STREAM_MAX_BATCH) {
-        *count = n;
+    if (*count > FLO_STREAM_MAX_BATCH) {
+        it->remaining = 0; /* *count keeps N for the error text */
         return FLO_ELIMIT;
     }
-    it->remaining = n;
-    *count = n;
     return 0;
 }
 
 int flo_stream_batch_next(struct flo_stream_batch_iter *it, struct flo_stream_batch_rec *r)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = batch_rec_read(&it->cur, r);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, batch_rec_read, r);
 }
 
 int flo_stream_dec_append(flo_buf_t body, struct flo_stream_id *first)
@@ -280,8 +263,9 @@ void flo_stream_parse_read_opts(flo_buf_t opts, struct flo_stream_read_args *a)
     }
 }
 
-int flo__stream_record_read(struct flo_cur *c, struct flo_stream_record *r)
+int flo__stream_record_read(struct flo_cur *c, void *record)
 {
+    struct flo_stream_record *r = record;
     uint8_t kp = 0;
     *r = (struct flo_stream_record){0};
     flo_cur_u64(c, &r->id.seq);
@@ -308,54 +292,17 @@ int flo__stream_record_read(struct flo_cur *c, struct flo_stream_record *r)
     return hdrs_skip(c, r->headers.count, true, &r->headers.raw);
 }
 
-int flo__stream_records_skip(struct flo_cur *c, uint32_t count)
-{
-    struct flo_stream_record r;
-    for (uint32_t i = 0; i < count; i++) {
-        int rc = flo__stream_record_read(c, &r);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
 int flo_stream_records_begin(flo_buf_t body, struct flo_stream_rec_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    if (body.len == 0) {
-        return 0; /* waiter pool full: status 0 with a 0-byte body */
-    }
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
-    int rc = flo__stream_records_skip(&c, n);
-    if (rc == 0) {
-        rc = flo__ops_end(&c);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    /* EMPTY_OK: a waiter-pool-full answer is status 0 with a 0-byte body. */
+    struct flo_stream_record r;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, flo__stream_record_read, &r,
+                           FLO__LIST_EMPTY_OK);
 }
 
 int flo_stream_records_next(struct flo_stream_rec_iter *it, struct flo_stream_record *r)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = flo__stream_record_read(&it->cur, r);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, flo__stream_record_read, r);
 }
 
 int flo_stream_record_put(struct flo_wbuf *b, const struct flo_stream_record *r)
@@ -570,20 +517,12 @@ int flo_stream_create_value(struct flo_wbuf *v, uint32_t partition_count)
 
 int flo_stream_parse_create(flo_buf_t value, uint32_t *partition_count)
 {
-    if (value.len == 0) {
-        *partition_count = 1;
-        return 0;
-    }
-    if (value.len != 4) {
-        return FLO_EMALFORMED;
-    }
-    uint32_t n = flo_ld32(value.ptr);
-    *partition_count = n ? n : 1;
-    return 0;
+    return flo__parse_u32_or(value, 1, partition_count);
 }
 
-static int list_entry_read(struct flo_cur *c, struct flo_stream_list_entry *e)
+static int list_entry_read(struct flo_cur *c, void *entry)
 {
+    struct flo_stream_list_entry *e = entry;
     flo_cur_str32(c, &e->name);
     flo_cur_u32(c, &e->partition_count);
     return c->err;
@@ -591,41 +530,14 @@ static int list_entry_read(struct flo_cur *c, struct flo_stream_list_entry *e)
 
 int flo_stream_list_begin(flo_buf_t body, struct flo_stream_list_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_stream_list_entry e;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = list_entry_read(&c, &e);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_trailer_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, list_entry_read, &e,
+                           FLO__LIST_TRAILER);
 }
 
 int flo_stream_list_next(struct flo_stream_list_iter *it, struct flo_stream_list_entry *e)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = list_entry_read(&it->cur, e);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, list_entry_read, e);
 }
 
 int flo_stream_list_entry_put(struct flo_wbuf *b, const struct flo_stream_list_entry *e)

@@ -92,19 +92,9 @@ static int opt_str_put(struct flo_wbuf *b, bool has, flo_buf_t s)
 
 static int opt_str_read(struct flo_cur *c, bool *has, flo_buf_t *s)
 {
-    uint8_t flag = 0;
     *s = FLO_BUF_NULL;
-    if (flo_cur_u8(c, &flag) != 0) {
-        return c->err;
-    }
-    if (flag > 1) {
-        return FLO_EMALFORMED;
-    }
-    *has = flag == 1;
-    if (*has) {
-        flo_cur_str16(c, s);
-    }
-    return c->err;
+    int rc = flo__cur_flag(c, has);
+    return (rc == 0 && *has) ? flo_cur_str16(c, s) : rc;
 }
 
 int flo_worker_register_value(struct flo_wbuf *v, const struct flo_worker_reg *r)
@@ -183,8 +173,10 @@ int flo_worker_dec_heartbeat(flo_buf_t body, uint8_t *status)
     return rc;
 }
 
-static int record_read(struct flo_cur *c, struct flo_worker_record *w)
+/* One worker record into a struct flo_worker_record; a list entry reader. */
+static int record_read(struct flo_cur *c, void *record)
 {
+    struct flo_worker_record *w = record;
     uint64_t reg = 0, hb = 0;
     int rc;
     *w = (struct flo_worker_record){0};
@@ -257,39 +249,12 @@ int flo_worker_record_put(struct flo_wbuf *b, const struct flo_worker_record *w)
 
 int flo_worker_list_begin(flo_buf_t body, struct flo_worker_list_iter *it, uint32_t *count)
 {
-    flo_cur_init(&it->cur, body);
-    it->remaining = 0;
-    *count = 0;
-    uint32_t n;
-    if (flo_cur_u32(&it->cur, &n) != 0) {
-        return FLO_ETRUNC;
-    }
-    struct flo_cur c = it->cur;
     struct flo_worker_record w;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = record_read(&c, &w);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    int rc = flo__ops_trailer_end(&c);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining = n;
-    *count = n;
-    return 0;
+    return flo__list_begin(body, &it->cur, &it->remaining, count, record_read, &w,
+                           FLO__LIST_TRAILER);
 }
 
 int flo_worker_list_next(struct flo_worker_list_iter *it, struct flo_worker_record *w)
 {
-    if (it->remaining == 0) {
-        return 0;
-    }
-    int rc = record_read(&it->cur, w);
-    if (rc != 0) {
-        return rc;
-    }
-    it->remaining--;
-    return 1;
+    return flo__list_next(&it->cur, &it->remaining, record_read, w);
 }

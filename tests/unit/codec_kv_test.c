@@ -14,61 +14,7 @@
 #include "flo/flo_error.h"
 #include "flo/flo_kv.h"
 
-/* ---- helpers ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decode a hex string (spaces allowed) into buf; returns the byte count. */
-static size_t unhex(const char *hex, uint8_t *buf, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-    for (const char *p = hex; *p != '\0'; p++) {
-        if (*p == ' ') {
-            continue;
-        }
-        int v = hexval(*p);
-        cr_assert_geq(v, 0, "bad hex digit '%c'", *p);
-        if (hi < 0) {
-            hi = v;
-        } else {
-            cr_assert_lt(n, cap, "hex longer than buffer");
-            buf[n++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    cr_assert_eq(hi, -1, "odd number of hex digits");
-    return n;
-}
-
-static void assert_bytes(flo_buf_t got, const uint8_t *want, size_t want_len, const char *what,
-                         int num)
-{
-    cr_assert_eq(got.len, want_len, "ex %d %s: length %zu, want %zu", num, what, got.len, want_len);
-    for (size_t i = 0; i < want_len; i++) {
-        cr_assert_eq(got.ptr[i], want[i], "ex %d %s: byte %zu is %02x, want %02x", num, what, i,
-                     got.ptr[i], want[i]);
-    }
-}
-
-static void assert_buf_str(flo_buf_t got, const char *want, const char *what)
-{
-    size_t n = strlen(want);
-    cr_assert_eq(got.len, n, "%s: length %zu, want %zu", what, got.len, n);
-    cr_assert(n == 0 || memcmp(got.ptr, want, n) == 0, "%s: bytes differ", what);
-}
+#include "ts_bytes.h"
 
 /* The exact request and response bytes of each example, indexed by number. */
 static const char *const VEC[28][2] = {
@@ -266,9 +212,9 @@ static void req_mget(const struct flo_envelope *e)
     cr_assert_eq(flo_kv_parse_mget(e->value, &it, &count, NULL), 0);
     cr_assert_eq(count, 2);
     cr_assert_eq(flo_kv_key_next(&it, &k), 1);
-    assert_buf_str(k, "greeting", "mget key 0");
+    ts_assert_buf_str(k, "greeting", "mget key 0");
     cr_assert_eq(flo_kv_key_next(&it, &k), 1);
-    assert_buf_str(k, "missing", "mget key 1");
+    ts_assert_buf_str(k, "missing", "mget key 1");
     cr_assert_eq(flo_kv_key_next(&it, &k), 0);
 }
 static void req_scan(const struct flo_envelope *e)
@@ -295,8 +241,8 @@ static void req_json_set(const struct flo_envelope *e)
 {
     flo_buf_t path, json;
     cr_assert_eq(flo_kv_parse_json_set(e->value, &path, &json, NULL), 0);
-    assert_buf_str(path, "$.age", "json_set path");
-    assert_buf_str(json, "3", "json_set json");
+    ts_assert_buf_str(path, "$.age", "json_set path");
+    ts_assert_buf_str(json, "3", "json_set json");
 }
 
 /* ---- response body checks through the matching decoder ---- */
@@ -329,7 +275,7 @@ static void resp_get_hello2(flo_buf_t b)
     flo_buf_t val;
     cr_assert_eq(flo_kv_dec_get(b, &v, &val), 0);
     cr_assert_eq(v, 2);
-    assert_buf_str(val, "hello2", "get value");
+    ts_assert_buf_str(val, "hello2", "get value");
 }
 static void resp_get_hello3(flo_buf_t b)
 {
@@ -337,7 +283,7 @@ static void resp_get_hello3(flo_buf_t b)
     flo_buf_t val;
     cr_assert_eq(flo_kv_dec_get(b, &v, &val), 0);
     cr_assert_eq(v, 14);
-    assert_buf_str(val, "hello3", "get value");
+    ts_assert_buf_str(val, "hello3", "get value");
 }
 static void resp_mget(flo_buf_t b)
 {
@@ -347,12 +293,12 @@ static void resp_mget(flo_buf_t b)
     cr_assert_eq(it.remaining, 2);
     cr_assert_eq(flo_kv_mget_next(&it, &e), 1);
     cr_assert(e.found);
-    assert_buf_str(e.key, "greeting", "mget key 0");
+    ts_assert_buf_str(e.key, "greeting", "mget key 0");
     cr_assert_eq(e.version, 2);
-    assert_buf_str(e.value, "hello2", "mget value 0");
+    ts_assert_buf_str(e.value, "hello2", "mget value 0");
     cr_assert_eq(flo_kv_mget_next(&it, &e), 1);
     cr_assert_not(e.found);
-    assert_buf_str(e.key, "missing", "mget key 1");
+    ts_assert_buf_str(e.key, "missing", "mget key 1");
     cr_assert_eq(e.version, 0);
     cr_assert_eq(e.value.len, 0);
     cr_assert_eq(flo_kv_mget_next(&it, &e), 0);
@@ -367,10 +313,10 @@ static void resp_scan(flo_buf_t b)
     cr_assert_not(page.has_more);
     cr_assert_eq(page.cursor.len, 0);
     cr_assert_eq(flo_kv_scan_next(&it, &e), 1);
-    assert_buf_str(e.key, "user:1", "scan key 0");
+    ts_assert_buf_str(e.key, "user:1", "scan key 0");
     cr_assert_eq(e.value.len, 0);
     cr_assert_eq(flo_kv_scan_next(&it, &e), 1);
-    assert_buf_str(e.key, "user:2", "scan key 1");
+    ts_assert_buf_str(e.key, "user:2", "scan key 1");
     cr_assert_eq(flo_kv_scan_next(&it, &e), 0);
 }
 static void resp_history(flo_buf_t b)
@@ -381,10 +327,10 @@ static void resp_history(flo_buf_t b)
     cr_assert_eq(flo_kv_history_begin(b, &it, &count), 0);
     cr_assert_eq(count, 2);
     cr_assert_eq(flo_kv_history_next(&it, &e), 1);
-    assert_buf_str(e.value, "v2", "history value 0");
+    ts_assert_buf_str(e.value, "v2", "history value 0");
     cr_assert_eq(e.version, 7);
     cr_assert_eq(flo_kv_history_next(&it, &e), 1);
-    assert_buf_str(e.value, "v1", "history value 1");
+    ts_assert_buf_str(e.value, "v1", "history value 1");
     cr_assert_eq(e.version, 5);
     cr_assert_eq(flo_kv_history_next(&it, &e), 0);
 }
@@ -410,7 +356,7 @@ static void resp_json_get(flo_buf_t b)
     flo_buf_t val;
     cr_assert_eq(flo_kv_dec_get(b, &v, &val), 0);
     cr_assert_eq(v, 11);
-    assert_buf_str(val, "\"flo\"", "json_get value");
+    ts_assert_buf_str(val, "\"flo\"", "json_get value");
 }
 static void resp_json_del(flo_buf_t b)
 {
@@ -557,7 +503,7 @@ static void check_request_encode(int num)
 {
     const struct vec *v = &VECS[num];
     uint8_t want[512];
-    size_t want_len = unhex(VEC[num][0], want, sizeof want);
+    size_t want_len = ts_unhex(VEC[num][0], want, sizeof want);
     struct built b;
     build_fields(v, &b);
     struct flo_wbuf out;
@@ -580,7 +526,7 @@ static void check_request_encode(int num)
         cr_assert_neq(flo_ld32(out.data + 16), flo_ld32(want + 16), "ex 26 CRC should differ");
         memcpy(out.data + 16, want + 16, 4);
     }
-    assert_bytes(flo_wbuf_view(&out), want, want_len, "request encode", num);
+    ts_assert_bytes(flo_wbuf_view(&out), FLO_BUF(want, want_len), "request encode", num);
     flo_wbuf_free(&out);
     free_fields(&b);
 }
@@ -590,7 +536,7 @@ static void check_request_decode(int num)
 {
     const struct vec *v = &VECS[num];
     uint8_t frame[512];
-    size_t len = unhex(VEC[num][0], frame, sizeof frame);
+    size_t len = ts_unhex(VEC[num][0], frame, sizeof frame);
     struct flo_frame f;
     long n = flo_frame_decode(frame, len, FLO_FRAME_REQUEST, FLO_MAX_PAYLOAD, &f);
     if (v->bad_crc) {
@@ -607,10 +553,10 @@ static void check_request_decode(int num)
     cr_assert_eq(flo_envelope_parse(f.body, &e), 0, "ex %d envelope", num);
     struct built b;
     build_fields(v, &b);
-    assert_buf_str(e.ns, v->ns ? v->ns : "", "namespace");
-    assert_buf_str(e.key, v->key ? v->key : "", "key");
-    assert_bytes(e.value, b.value.data, b.value.len, "value", num);
-    assert_bytes(e.opts, b.opts.data, b.opts.len, "options", num);
+    ts_assert_buf_str(e.ns, v->ns ? v->ns : "", "namespace");
+    ts_assert_buf_str(e.key, v->key ? v->key : "", "key");
+    ts_assert_bytes(e.value, FLO_BUF(b.value.data, b.value.len), "value", num);
+    ts_assert_bytes(e.opts, FLO_BUF(b.opts.data, b.opts.len), "options", num);
     if (v->check_req != NULL) {
         v->check_req(&e);
     }
@@ -622,13 +568,13 @@ static void check_response(int num)
 {
     const struct vec *v = &VECS[num];
     uint8_t want[512], body[256];
-    size_t want_len = unhex(VEC[num][1], want, sizeof want);
-    size_t body_len = unhex(v->body_hex, body, sizeof body);
+    size_t want_len = ts_unhex(VEC[num][1], want, sizeof want);
+    size_t body_len = ts_unhex(v->body_hex, body, sizeof body);
 
     struct flo_wbuf out;
     flo_wbuf_init(&out);
     cr_assert_eq(flo_resp_encode(&out, v->resp_id, v->status, FLO_BUF(body, body_len)), 0);
-    assert_bytes(flo_wbuf_view(&out), want, want_len, "response encode", num);
+    ts_assert_bytes(flo_wbuf_view(&out), FLO_BUF(want, want_len), "response encode", num);
     flo_wbuf_free(&out);
 
     struct flo_frame f;
@@ -637,7 +583,7 @@ static void check_response(int num)
     cr_assert_eq(f.request_id, v->resp_id, "ex %d response id", num);
     cr_assert_eq(f.status, v->status, "ex %d status %u", num, f.status);
     cr_assert_eq(f.flags, 0);
-    assert_bytes(f.body, body, body_len, "response body", num);
+    ts_assert_bytes(f.body, FLO_BUF(body, body_len), "response body", num);
     if (v->check_resp != NULL) {
         v->check_resp(f.body);
     }
@@ -791,7 +737,7 @@ Test(vectors, ex27_get_wait_ms)
 /* Parse a hex body into a static-lifetime buffer owned by the caller. */
 #define HEXBODY(name, hex)                                                                         \
     uint8_t name##_bytes[256];                                                                     \
-    flo_buf_t name = FLO_BUF(name##_bytes, unhex(hex, name##_bytes, sizeof name##_bytes))
+    flo_buf_t name = FLO_BUF(name##_bytes, ts_unhex(hex, name##_bytes, sizeof name##_bytes))
 
 Test(scan_forms, fallback_with_values_no_cursor)
 {
@@ -805,10 +751,10 @@ Test(scan_forms, fallback_with_values_no_cursor)
     cr_assert_not(page.has_more);
     cr_assert_eq(page.cursor.len, 0);
     cr_assert_eq(flo_kv_scan_next(&it, &e), 1);
-    assert_buf_str(e.key, "a", "key 0");
-    assert_buf_str(e.value, "xyz", "value 0");
+    ts_assert_buf_str(e.key, "a", "key 0");
+    ts_assert_buf_str(e.value, "xyz", "value 0");
     cr_assert_eq(flo_kv_scan_next(&it, &e), 1);
-    assert_buf_str(e.key, "b", "key 1");
+    ts_assert_buf_str(e.key, "b", "key 1");
     cr_assert_eq(e.value.len, 0);
     cr_assert_eq(flo_kv_scan_next(&it, &e), 0);
 }
@@ -822,9 +768,9 @@ Test(scan_forms, walk_with_cursor)
     cr_assert_eq(flo_kv_scan_begin(b, &page, &it), 0);
     cr_assert_eq(page.count, 1);
     cr_assert(page.has_more);
-    assert_buf_str(page.cursor, "cur", "cursor");
+    ts_assert_buf_str(page.cursor, "cur", "cursor");
     cr_assert_eq(flo_kv_scan_next(&it, &e), 1);
-    assert_buf_str(e.key, "k1", "key");
+    ts_assert_buf_str(e.key, "k1", "key");
     cr_assert_eq(flo_kv_scan_next(&it, &e), 0);
 }
 
@@ -889,9 +835,9 @@ Test(mget_forms, body_ends_early)
     cr_assert_eq(flo_kv_mget_begin(b, &it), 0);
     cr_assert_eq(flo_kv_mget_next(&it, &e), 1);
     cr_assert(e.found);
-    assert_buf_str(e.key, "a", "key");
+    ts_assert_buf_str(e.key, "a", "key");
     cr_assert_eq(e.version, 5);
-    assert_buf_str(e.value, "x", "value");
+    ts_assert_buf_str(e.value, "x", "value");
     cr_assert_eq(flo_kv_mget_next(&it, &e), 0);
     cr_assert_eq(flo_kv_mget_next(&it, &e), 0, "end is stable");
 }
@@ -1032,9 +978,9 @@ Test(ns_list, names_and_errors)
     cr_assert_eq(flo_ns_list_begin(b, &it, &count), 0);
     cr_assert_eq(count, 2);
     cr_assert_eq(flo_ns_list_next(&it, &name), 1);
-    assert_buf_str(name, "default", "ns 0");
+    ts_assert_buf_str(name, "default", "ns 0");
     cr_assert_eq(flo_ns_list_next(&it, &name), 1);
-    assert_buf_str(name, "app", "ns 1");
+    ts_assert_buf_str(name, "app", "ns 1");
     cr_assert_eq(flo_ns_list_next(&it, &name), 0);
     cr_assert_eq(flo_ns_list_begin(short_b, &it, &count), FLO_ETRUNC);
     cr_assert_eq(flo_ns_list_begin(trailing, &it, &count), FLO_EMALFORMED);
@@ -1075,8 +1021,8 @@ Test(encoders, scan_with_cursor_and_json_set)
     flo_wbuf_init(&v);
     cr_assert_eq(flo_kv_scan_value(&v, 0x01020304, FLO_BUF_STR("cur")), 0);
     uint8_t want[16];
-    size_t n = unhex("04030201 637572", want, sizeof want);
-    assert_bytes(flo_wbuf_view(&v), want, n, "scan value", 0);
+    size_t n = ts_unhex("04030201 637572", want, sizeof want);
+    ts_assert_bytes(flo_wbuf_view(&v), FLO_BUF(want, n), "scan value", 0);
 
     flo_wbuf_reset(&v);
     size_t big = 0x10000;
@@ -1086,13 +1032,13 @@ Test(encoders, scan_with_cursor_and_json_set)
     cr_assert_eq(v.len, 0);
     free(p);
     cr_assert_eq(flo_kv_json_set_value(&v, FLO_BUF_STR("$"), FLO_BUF_NULL), 0);
-    n = unhex("0100 24", want, sizeof want);
-    assert_bytes(flo_wbuf_view(&v), want, n, "json_set value", 0);
+    n = ts_unhex("0100 24", want, sizeof want);
+    ts_assert_bytes(flo_wbuf_view(&v), FLO_BUF(want, n), "json_set value", 0);
 
     flo_wbuf_reset(&v);
     cr_assert_eq(flo_kv_incr_value(&v, -1), 0);
-    n = unhex("ffffffffffffffff", want, sizeof want);
-    assert_bytes(flo_wbuf_view(&v), want, n, "incr value", 0);
+    n = ts_unhex("ffffffffffffffff", want, sizeof want);
+    ts_assert_bytes(flo_wbuf_view(&v), FLO_BUF(want, n), "incr value", 0);
     flo_wbuf_free(&v);
 }
 
@@ -1135,7 +1081,7 @@ Test(parsers, mget_empty_key_and_trailing)
     cr_assert_eq(flo_kv_key_next(&it, &k), 1);
     cr_assert_eq(k.len, 0);
     cr_assert_eq(flo_kv_key_next(&it, &k), 1);
-    assert_buf_str(k, "z", "key 1");
+    ts_assert_buf_str(k, "z", "key 1");
     cr_assert_eq(flo_kv_key_next(&it, &k), 0);
 }
 
@@ -1154,7 +1100,7 @@ Test(parsers, scan_value)
     cr_assert_not_null(msg);
     cr_assert_eq(flo_kv_parse_scan(with_cursor, &limit, &cursor, NULL), 0);
     cr_assert_eq(limit, 10);
-    assert_buf_str(cursor, "ab", "cursor");
+    ts_assert_buf_str(cursor, "ab", "cursor");
 }
 
 Test(parsers, incr_value)
@@ -1183,7 +1129,7 @@ Test(parsers, json_set_value)
     cr_assert_eq(flo_kv_parse_json_set(short_path, &path, &json, &msg), FLO_ETRUNC);
     cr_assert_str_eq(msg, "json_set: truncated path");
     cr_assert_eq(flo_kv_parse_json_set(no_json, &path, &json, &msg), 0);
-    assert_buf_str(path, "$", "path");
+    ts_assert_buf_str(path, "$", "path");
     cr_assert_eq(json.len, 0);
 }
 

@@ -1,8 +1,8 @@
 /*
  * Helpers shared by the two codec_ops test files (vectors, and alternate
- * forms / error paths): byte assertions, scratch buffers reset around each
- * test, and a one-record list builder. Static: each test binary gets its
- * own copy.
+ * forms / error paths): scratch buffers reset around each test and a
+ * one-record list builder (byte assertions are in tests/support/ts_bytes.h).
+ * Static: each test binary gets its own copy.
  */
 #ifndef CODEC_OPS_HELPERS_H
 #define CODEC_OPS_HELPERS_H
@@ -13,18 +13,15 @@
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
+#include "ts_bytes.h"
 
 #define TS      1717171717000ull /* the vectors' base timestamp (ms) */
 #define RUN_ID  "act-c345c3e2000000"
 #define KEY(s)  FLO_BUF_STR(s)
 #define VIEW(w) flo_wbuf_view(&(w))
 
-static void assert_buf_str(flo_buf_t got, const char *want, const char *what)
-{
-    size_t n = strlen(want);
-    cr_assert_eq(got.len, n, "%s: length %zu, want %zu", what, got.len, n);
-    cr_assert(n == 0 || memcmp(got.ptr, want, n) == 0, "%s: bytes differ", what);
-}
+/* The name codec_ops_forms_test.c uses for the shared string assertion. */
+#define assert_buf_str ts_assert_buf_str
 
 /* Scratch buffers; each test starts with them empty and frees them. */
 static struct flo_wbuf V, O, B;

@@ -16,55 +16,13 @@
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
 
+#include "ts_bytes.h"
+
 #include "codec_ops_helpers.h"
 #include "codec_ops_vectors.h"
 
 #define VEC_MAX 512
 
-/* ---- helpers ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-/* Decode a hex string (spaces allowed) into buf; returns the byte count. */
-static size_t unhex(const char *hex, uint8_t *buf, size_t cap)
-{
-    size_t n = 0;
-    int hi = -1;
-    for (const char *p = hex; *p != '\0'; p++) {
-        if (*p == ' ') {
-            continue;
-        }
-        int v = hexval(*p);
-        cr_assert_geq(v, 0, "bad hex digit '%c'", *p);
-        if (hi < 0) {
-            hi = v;
-        } else {
-            cr_assert_lt(n, cap, "hex longer than buffer");
-            buf[n++] = (uint8_t)(hi << 4 | v);
-            hi = -1;
-        }
-    }
-    cr_assert_eq(hi, -1, "odd number of hex digits");
-    return n;
-}
-
-static void assert_bytes(flo_buf_t got, flo_buf_t want, const char *what, int num)
-{
-    cr_assert_eq(got.len, want.len, "ex %d %s: length %zu, want %zu", num, what, got.len, want.len);
-    for (size_t i = 0; i < want.len; i++) {
-        cr_assert_eq(got.ptr[i], want.ptr[i], "ex %d %s: byte %zu is %02x, want %02x", num, what, i,
-                     got.ptr[i], want.ptr[i]);
-    }
-}
 /* One example: its frames and the decoded request envelope / response body,
  * all views into the static byte arrays (no heap, nothing to free). */
 struct ex {
@@ -86,8 +44,8 @@ static void check_request(int num, uint16_t op, flo_buf_t key, flo_buf_t value, 
 {
     const struct ops_vector *v = &ops_vectors[num];
     E.num = num;
-    E.req_len = unhex(v->req, E.req, sizeof E.req);
-    E.resp_len = unhex(v->resp, E.resp, sizeof E.resp);
+    E.req_len = ts_unhex(v->req, E.req, sizeof E.req);
+    E.resp_len = ts_unhex(v->resp, E.resp, sizeof E.resp);
 
     struct flo_wbuf out;
     flo_wbuf_init(&out);
@@ -98,7 +56,7 @@ static void check_request(int num, uint16_t op, flo_buf_t key, flo_buf_t value, 
                         .value = value,
                         .opts = opts};
     cr_assert_eq(flo_req_encode(&out, &r), 0);
-    assert_bytes(flo_wbuf_view(&out), FLO_BUF(E.req, E.req_len), "request", num);
+    ts_assert_bytes(flo_wbuf_view(&out), FLO_BUF(E.req, E.req_len), "request", num);
     flo_wbuf_free(&out);
 
     long n = flo_frame_decode(E.req, E.req_len, FLO_FRAME_REQUEST, FLO_MAX_PAYLOAD, &E.rq);
@@ -106,10 +64,10 @@ static void check_request(int num, uint16_t op, flo_buf_t key, flo_buf_t value, 
     cr_assert_eq(E.rq.op, op);
     cr_assert_eq(E.rq.request_id, (uint64_t)num);
     cr_assert_eq(flo_envelope_parse(E.rq.body, &E.env), 0);
-    assert_buf_str(E.env.ns, "default", "namespace");
-    assert_bytes(E.env.key, key, "key", num);
-    assert_bytes(E.env.value, value, "value", num);
-    assert_bytes(E.env.opts, opts, "options", num);
+    ts_assert_buf_str(E.env.ns, "default", "namespace");
+    ts_assert_bytes(E.env.key, key, "key", num);
+    ts_assert_bytes(E.env.value, value, "value", num);
+    ts_assert_bytes(E.env.opts, opts, "options", num);
 }
 
 /* Encode a response (status, body) with the example's id and compare it to
@@ -119,14 +77,14 @@ static void check_response(uint8_t status, flo_buf_t body)
     struct flo_wbuf out;
     flo_wbuf_init(&out);
     cr_assert_eq(flo_resp_encode(&out, (uint64_t)E.num, status, body), 0);
-    assert_bytes(flo_wbuf_view(&out), FLO_BUF(E.resp, E.resp_len), "response", E.num);
+    ts_assert_bytes(flo_wbuf_view(&out), FLO_BUF(E.resp, E.resp_len), "response", E.num);
     flo_wbuf_free(&out);
 
     long n = flo_frame_decode(E.resp, E.resp_len, FLO_FRAME_RESPONSE, FLO_MAX_PAYLOAD, &E.rs);
     cr_assert_eq(n, (long)E.resp_len, "ex %d: response frame decode %ld", E.num, n);
     cr_assert_eq(E.rs.status, status);
     cr_assert_eq(E.rs.request_id, (uint64_t)E.num);
-    assert_bytes(E.rs.body, body, "response body", E.num);
+    ts_assert_bytes(E.rs.body, body, "response body", E.num);
 }
 TestSuite(vectors, .init = setup, .fini = teardown);
 
@@ -162,7 +120,7 @@ Test(vectors, ex02_queue_enqueue_delay_dedup)
     flo_queue_parse_enqueue_opts(E.env.opts, &p);
     cr_assert_not(p.has_priority);
     cr_assert_eq(p.delay_ms, 5000);
-    assert_buf_str(p.dedup_key, "order-42", "dedup_key");
+    ts_assert_buf_str(p.dedup_key, "order-42", "dedup_key");
 
     cr_assert_eq(flo_wbuf_u64(&B, 2), 0);
     check_response(FLO_STATUS_OK, VIEW(B));
@@ -203,7 +161,7 @@ Test(vectors, ex03_queue_dequeue_one_message)
     struct flo_queue_msg got;
     cr_assert_eq(flo_queue_msgs_next(&it, &got), 1);
     cr_assert_eq(got.seq, 1);
-    assert_buf_str(got.payload, "hello", "payload");
+    ts_assert_buf_str(got.payload, "hello", "payload");
     cr_assert_eq(got.enqueued_at_ms, (int64_t)TS);
     cr_assert_eq(got.delivery_count, 1);
     cr_assert_eq(got.priority, 5);
@@ -260,7 +218,7 @@ Test(vectors, ex07_queue_enqueue_empty_name)
     check_request(7, FLO_OP_QUEUE_ENQUEUE, FLO_BUF_NULL, KEY("x"), FLO_BUF_NULL);
     cr_assert_eq(E.env.key.len, 0);
     check_response(FLO_STATUS_BAD_REQUEST, KEY("queue name is required"));
-    assert_buf_str(E.rs.body, "queue name is required", "error text");
+    ts_assert_buf_str(E.rs.body, "queue name is required", "error text");
 }
 
 Test(vectors, ex08_queue_stats)
@@ -297,7 +255,7 @@ Test(vectors, ex36_queue_complete_binary_list)
     cr_assert_eq(flo_queue_seqs_get(&s, 0), 1);
     cr_assert_eq(flo_queue_seqs_get(&s, 1), 2);
     check_response(FLO_STATUS_BAD_REQUEST, KEY("message sequence is required"));
-    assert_buf_str(E.rs.body, "message sequence is required", "error text");
+    ts_assert_buf_str(E.rs.body, "message sequence is required", "error text");
 }
 
 /* ---- streams ---- */
@@ -322,7 +280,7 @@ static void check_batch(const char *const *payloads, uint32_t n)
     struct flo_stream_batch_rec r;
     for (uint32_t i = 0; i < n; i++) {
         cr_assert_eq(flo_stream_batch_next(&it, &r), 1);
-        assert_buf_str(r.payload, payloads[i], "record payload");
+        ts_assert_buf_str(r.payload, payloads[i], "record payload");
         cr_assert_eq(r.headers.count, 0);
         cr_assert_not(r.headers.wide);
     }
@@ -349,7 +307,7 @@ Test(vectors, ex10_stream_append_partition_key)
     check_batch(p, 1);
     flo_buf_t pk;
     cr_assert(flo_opt_find(E.env.opts, FLO_OPT_PARTITION_KEY, &pk));
-    assert_buf_str(pk, "user-7", "partition_key");
+    ts_assert_buf_str(pk, "user-7", "partition_key");
     check_append_reply((struct flo_stream_id){TS + 5, 0});
 }
 
@@ -370,7 +328,7 @@ Test(vectors, ex28_stream_append_raw_value)
     uint32_t count = 0;
     cr_assert_eq(flo_stream_parse_batch(E.env.value, &it, &count), FLO_EMALFORMED);
     check_response(FLO_STATUS_BAD_REQUEST, KEY("stream append: malformed batch"));
-    assert_buf_str(E.rs.body, "stream append: malformed batch", "error text");
+    ts_assert_buf_str(E.rs.body, "stream append: malformed batch", "error text");
 }
 
 /* Check one decoded read record against the fields a vector holds. */
@@ -381,7 +339,7 @@ static void check_record(const struct flo_stream_record *r, uint64_t ts, const c
     cr_assert_eq(r->tier, 0);
     cr_assert_eq(r->partition, 0);
     cr_assert_not(r->key_present);
-    assert_buf_str(r->payload, payload, "record payload");
+    ts_assert_buf_str(r->payload, payload, "record payload");
 }
 Test(vectors, ex11_stream_read_after_id)
 {
@@ -453,8 +411,8 @@ Test(vectors, ex12_stream_read_tail_with_header)
     struct flo_stream_header got;
     flo_stream_hdr_begin(&r.headers, &hit);
     cr_assert_eq(flo_stream_hdr_next(&hit, &got), 1);
-    assert_buf_str(got.key, "content-type", "header key");
-    assert_buf_str(got.val, "text/plain", "header value");
+    ts_assert_buf_str(got.key, "content-type", "header key");
+    ts_assert_buf_str(got.val, "text/plain", "header value");
     cr_assert_eq(flo_stream_hdr_next(&hit, &got), 0);
 }
 
@@ -520,8 +478,8 @@ static void check_member(const char *group, const char *consumer)
     flo_buf_t g, c, rest;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_member(E.env.value, &g, &c, &rest, &msg), 0);
-    assert_buf_str(g, group, "group");
-    assert_buf_str(c, consumer, "consumer");
+    ts_assert_buf_str(g, group, "group");
+    ts_assert_buf_str(c, consumer, "consumer");
     cr_assert_eq(rest.len, 0);
 }
 
@@ -572,8 +530,8 @@ static void check_ids_request(int num, uint16_t op)
     struct flo_group_ids ids;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_ids(E.env.value, &ids, &msg), 0);
-    assert_buf_str(ids.group, "billing", "group");
-    assert_buf_str(ids.consumer, "c1", "consumer");
+    ts_assert_buf_str(ids.group, "billing", "group");
+    ts_assert_buf_str(ids.consumer, "c1", "consumer");
     cr_assert_eq(ids.declared, 1);
     cr_assert_eq(ids.n, 1);
     cr_assert_not(ids.legacy);
@@ -639,7 +597,7 @@ Test(vectors, ex31_group_pending)
     flo_buf_t g, rest;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_name(E.env.value, &g, &rest, &msg), 0);
-    assert_buf_str(g, "billing", "group");
+    ts_assert_buf_str(g, "billing", "group");
     cr_assert_eq(rest.len, 0, "no consumer filter");
 
     size_t pos;
@@ -658,7 +616,7 @@ Test(vectors, ex31_group_pending)
     cr_assert_eq(got.id.ts, TS);
     cr_assert_eq(got.id.seq, 0);
     cr_assert_eq(got.delivery_count, 1);
-    assert_buf_str(got.consumer, "c1", "consumer");
+    ts_assert_buf_str(got.consumer, "c1", "consumer");
     cr_assert_eq(flo_group_pending_next(&it, &got), 0);
 }
 
@@ -674,8 +632,8 @@ Test(vectors, ex32_group_claim)
     struct flo_group_claim_args p;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_claim(E.env.value, &p, &msg), 0);
-    assert_buf_str(p.group, "billing", "group");
-    assert_buf_str(p.consumer, "c2", "consumer");
+    ts_assert_buf_str(p.group, "billing", "group");
+    ts_assert_buf_str(p.consumer, "c2", "consumer");
     cr_assert_eq(p.min_idle_ms, 60000);
     cr_assert_eq(p.start.ts, 0);
     cr_assert_eq(p.start.seq, 0);
@@ -719,7 +677,7 @@ Test(vectors, ex35_group_info)
     flo_buf_t g, rest;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_name(E.env.value, &g, &rest, &msg), 0);
-    assert_buf_str(g, "billing", "group");
+    ts_assert_buf_str(g, "billing", "group");
     const uint64_t created_ns = TS * 1000000ull;
     struct flo_group_info i = {.pending_count = 1, .member_count = 2, .created_at_ns = created_ns};
     cr_assert_eq(flo_group_info_put(&B, &i), 0);
@@ -747,7 +705,7 @@ Test(vectors, ex20_action_register_server_form)
     cr_assert_eq(p.max_retries, 3);
     cr_assert_eq(p.owner.len, 0);
     check_response(FLO_STATUS_OK, E.env.key);
-    assert_buf_str(E.rs.body, "send-email", "reply = action name");
+    ts_assert_buf_str(E.rs.body, "send-email", "reply = action name");
 }
 
 Test(vectors, ex21_action_invoke_idempotency)
@@ -764,9 +722,9 @@ Test(vectors, ex21_action_invoke_idempotency)
     cr_assert_eq(p.priority, 10);
     cr_assert_eq(p.delay_ms, 0);
     cr_assert(p.has_idempotency_key);
-    assert_buf_str(p.idempotency_key, "idem-1", "idempotency key");
+    ts_assert_buf_str(p.idempotency_key, "idem-1", "idempotency key");
     cr_assert_not(p.has_labels);
-    assert_buf_str(p.input, "{\"to\":\"a@b.c\"}", "input");
+    ts_assert_buf_str(p.input, "{\"to\":\"a@b.c\"}", "input");
 
     char run_id[FLO_RUN_ID_MAX + 1];
     cr_assert_eq(flo_run_id_make(TS, 0, 0, run_id, sizeof run_id), (int)strlen(RUN_ID));
@@ -775,7 +733,7 @@ Test(vectors, ex21_action_invoke_idempotency)
     check_response(FLO_STATUS_OK, VIEW(B));
     flo_buf_t rid, output;
     cr_assert_eq(flo_action_dec_invoke(E.rs.body, &rid, &output), 0);
-    assert_buf_str(rid, RUN_ID, "run_id");
+    ts_assert_buf_str(rid, RUN_ID, "run_id");
     cr_assert_eq(output.len, 0);
 }
 
@@ -793,7 +751,7 @@ Test(vectors, ex22_action_status_completed)
     check_response(FLO_STATUS_OK, VIEW(B));
     struct flo_action_run g;
     cr_assert_eq(flo_action_dec_status(E.rs.body, &g), 0);
-    assert_buf_str(g.run_id, RUN_ID, "run_id");
+    ts_assert_buf_str(g.run_id, RUN_ID, "run_id");
     cr_assert_eq(g.status, FLO_RUN_COMPLETED);
     cr_assert_eq(g.created_at_ms, (int64_t)TS);
     cr_assert(g.has_started);
@@ -817,7 +775,7 @@ Test(vectors, ex24_action_await_task)
     cr_assert_eq(count, 1);
     flo_buf_t name;
     cr_assert_eq(flo_action_await_next(&it, &name), 1);
-    assert_buf_str(name, "send-email", "task type");
+    ts_assert_buf_str(name, "send-email", "task type");
     cr_assert_eq(flo_action_await_next(&it, &name), 0);
     uint32_t block = 0;
     cr_assert(flo_opt_get_u32(E.env.opts, FLO_OPT_BLOCK_MS, &block));
@@ -834,12 +792,12 @@ Test(vectors, ex24_action_await_task)
     cr_assert_eq(flo_action_dec_task(E.rs.body, &g), 0);
     cr_assert(g.present);
     cr_assert_not(g.bare_run_id);
-    assert_buf_str(g.task_id, RUN_ID, "task_id");
-    assert_buf_str(g.task_type, "send-email", "task_type");
+    ts_assert_buf_str(g.task_id, RUN_ID, "task_id");
+    ts_assert_buf_str(g.task_type, "send-email", "task_type");
     cr_assert_eq(g.created_at_ms, (int64_t)TS);
     cr_assert_eq(g.attempt, 1);
     cr_assert_not(g.has_caller);
-    assert_buf_str(g.input, "{\"to\":\"a@b.c\"}", "input");
+    ts_assert_buf_str(g.input, "{\"to\":\"a@b.c\"}", "input");
 }
 
 Test(vectors, ex25_action_complete)
@@ -853,11 +811,11 @@ Test(vectors, ex25_action_complete)
     check_request(25, FLO_OP_ACTION_COMPLETE, KEY("w-1"), VIEW(V), FLO_BUF_NULL);
     struct flo_action_complete_args p;
     cr_assert_eq(flo_action_parse_complete(E.env.value, &p), 0);
-    assert_buf_str(p.action, "send-email", "action");
-    assert_buf_str(p.task_id, RUN_ID, "task_id");
-    assert_buf_str(p.outcome, "success", "outcome");
+    ts_assert_buf_str(p.action, "send-email", "action");
+    ts_assert_buf_str(p.task_id, RUN_ID, "task_id");
+    ts_assert_buf_str(p.outcome, "success", "outcome");
     cr_assert(p.has_result);
-    assert_buf_str(p.result, "{\"ok\":true}", "result");
+    ts_assert_buf_str(p.result, "{\"ok\":true}", "result");
     check_response(FLO_STATUS_OK, FLO_BUF_NULL);
     cr_assert_eq(E.rs.body.len, 0);
 }
@@ -872,10 +830,10 @@ Test(vectors, ex26_action_fail_retry)
     check_request(26, FLO_OP_ACTION_FAIL, KEY("w-1"), VIEW(V), FLO_BUF_NULL);
     struct flo_action_fail_args p;
     cr_assert_eq(flo_action_parse_fail(E.env.value, &p), 0);
-    assert_buf_str(p.action, "send-email", "action");
-    assert_buf_str(p.task_id, "act-c345c3e2000001", "task_id");
+    ts_assert_buf_str(p.action, "send-email", "action");
+    ts_assert_buf_str(p.task_id, "act-c345c3e2000001", "task_id");
     cr_assert(p.retry);
-    assert_buf_str(p.message, "smtp timeout", "message");
+    ts_assert_buf_str(p.message, "smtp timeout", "message");
     check_response(FLO_STATUS_OK, FLO_BUF_NULL);
     cr_assert_eq(E.rs.body.len, 0);
 }
@@ -890,8 +848,8 @@ Test(vectors, ex37_action_touch)
     check_request(37, FLO_OP_ACTION_TOUCH, KEY("w-1"), VIEW(V), FLO_BUF_NULL);
     struct flo_action_touch_args p;
     cr_assert_eq(flo_action_parse_touch(E.env.value, &p), 0);
-    assert_buf_str(p.action, "send-email", "action");
-    assert_buf_str(p.task_id, RUN_ID, "task_id");
+    ts_assert_buf_str(p.action, "send-email", "action");
+    ts_assert_buf_str(p.task_id, RUN_ID, "task_id");
     cr_assert(p.has_extend);
     cr_assert_eq(p.extend_ms, 30000);
     check_response(FLO_STATUS_OK, FLO_BUF_NULL);
@@ -917,7 +875,7 @@ Test(vectors, ex23_worker_register)
     struct flo_worker_process got;
     flo_worker_proc_begin(&p.parsed, &it);
     cr_assert_eq(flo_worker_proc_next(&it, &got), 1);
-    assert_buf_str(got.name, "send-email", "process name");
+    ts_assert_buf_str(got.name, "send-email", "process name");
     cr_assert_eq(got.kind, 0);
     cr_assert_eq(flo_worker_proc_next(&it, &got), 0);
     check_response(FLO_STATUS_OK, FLO_BUF_NULL);
@@ -944,12 +902,12 @@ Test(vectors, all_examples_present)
     cr_assert_eq(sizeof ops_vectors / sizeof ops_vectors[0], OPS_VECTOR_COUNT + 1);
     for (int i = 1; i <= OPS_VECTOR_COUNT; i++) {
         uint8_t buf[VEC_MAX];
-        size_t n = unhex(ops_vectors[i].req, buf, sizeof buf);
+        size_t n = ts_unhex(ops_vectors[i].req, buf, sizeof buf);
         cr_assert_geq(n, FLO_HEADER_SIZE, "example %d request", i);
         struct flo_frame f;
         cr_assert_eq(flo_frame_decode(buf, n, FLO_FRAME_REQUEST, FLO_MAX_PAYLOAD, &f), (long)n,
                      "example %d request frame (CRC)", i);
-        n = unhex(ops_vectors[i].resp, buf, sizeof buf);
+        n = ts_unhex(ops_vectors[i].resp, buf, sizeof buf);
         cr_assert_eq(flo_frame_decode(buf, n, FLO_FRAME_RESPONSE, FLO_MAX_PAYLOAD, &f), (long)n,
                      "example %d response frame (CRC)", i);
     }
