@@ -34,7 +34,7 @@ Test(forms, dequeue_reply_without_trailer)
     struct flo_queue_msg m;
     cr_assert_eq(flo_queue_msgs_next(&it, &m), 1);
     cr_assert_eq(m.seq, 7);
-    assert_buf_str(m.payload, "ab", "payload");
+    ts_assert_buf_str(m.payload, "ab", "payload");
     cr_assert_eq(m.delivery_count, 0);
     cr_assert_eq(flo_queue_msgs_next(&it, &m), 1);
     cr_assert_eq(m.seq, 8);
@@ -109,7 +109,7 @@ Test(forms, queue_seqs_ascii_edges)
     cr_assert_not(s.binary);
     cr_assert_eq(s.one, 123456789012ull);
     cr_assert_eq(flo_queue_seq_value(&V, UINT64_MAX), 0);
-    assert_buf_str(VIEW(V), "18446744073709551615", "ascii seq");
+    ts_assert_buf_str(VIEW(V), "18446744073709551615", "ascii seq");
 }
 
 Test(forms, queue_seqs_binary_single)
@@ -144,8 +144,8 @@ Test(forms, queue_list_roundtrip)
     cr_assert_eq(count, 1);
     struct flo_queue_info g;
     cr_assert_eq(flo_queue_list_next(&it, &g), 1);
-    assert_buf_str(g.name, "jobs", "name");
-    assert_buf_str(g.ns, "default", "namespace");
+    ts_assert_buf_str(g.name, "jobs", "name");
+    ts_assert_buf_str(g.ns, "default", "namespace");
     cr_assert_eq(g.pending, 1);
     cr_assert_eq(g.dlq, 5);
     cr_assert_eq(flo_queue_list_next(&it, &g), 0);
@@ -197,14 +197,14 @@ Test(forms, stream_record_key_present_1)
     struct flo_stream_record g;
     cr_assert_eq(flo_stream_records_next(&it, &g), 1);
     cr_assert(g.key_present);
-    assert_buf_str(g.key, "events", "record key");
-    assert_buf_str(g.payload, "p", "payload");
+    ts_assert_buf_str(g.key, "events", "record key");
+    ts_assert_buf_str(g.payload, "p", "payload");
     cr_assert_eq(g.id.seq, 3);
     cr_assert_eq(g.tier, 1);
     cr_assert_eq(g.partition, 2);
     cr_assert_eq(flo_stream_records_next(&it, &g), 1);
     cr_assert_not(g.key_present);
-    assert_buf_str(g.payload, "q", "payload");
+    ts_assert_buf_str(g.payload, "q", "payload");
 }
 
 Test(forms, stream_read_empty_body_and_legacy_limit)
@@ -276,7 +276,7 @@ Test(forms, stream_list_roundtrip)
     cr_assert_eq(count, 1);
     struct flo_stream_list_entry g;
     cr_assert_eq(flo_stream_list_next(&it, &g), 1);
-    assert_buf_str(g.name, "events", "name");
+    ts_assert_buf_str(g.name, "events", "name");
     cr_assert_eq(g.partition_count, 4);
 }
 
@@ -331,11 +331,11 @@ Test(forms, group_member_default_consumer)
     flo_buf_t g, c, rest;
     const char *msg = NULL;
     cr_assert_eq(flo_group_parse_member(VIEW(V), &g, &c, &rest, &msg), 0);
-    assert_buf_str(c, "default", "missing consumer");
+    ts_assert_buf_str(c, "default", "missing consumer");
     flo_wbuf_reset(&V);
     cr_assert_eq(flo_group_member_value(&V, KEY("billing"), FLO_BUF_NULL), 0);
     cr_assert_eq(flo_group_parse_member(VIEW(V), &g, &c, &rest, &msg), 0);
-    assert_buf_str(c, "default", "empty consumer");
+    ts_assert_buf_str(c, "default", "empty consumer");
     /* pending with a consumer filter. */
     flo_wbuf_reset(&V);
     cr_assert_eq(flo_group_member_value(&V, KEY("billing"), KEY("c1")), 0);
@@ -396,7 +396,7 @@ Test(forms, action_register_sdk_form)
     cr_assert_eq(flo_action_register_value_sdk(&V, &d), 0);
     cr_assert_eq(flo_action_parse_register(VIEW(V), &p), 0);
     cr_assert(p.sdk_form);
-    assert_buf_str(p.description, "sends mail", "description");
+    ts_assert_buf_str(p.description, "sends mail", "description");
     cr_assert_eq(p.owner.len, 0);
 }
 
@@ -409,7 +409,7 @@ Test(forms, action_register_server_form_owner_and_defaults)
     cr_assert_not(p.sdk_form);
     cr_assert_eq(p.type, 1);
     cr_assert_eq(p.max_retries, 0);
-    assert_buf_str(p.owner, "team", "owner");
+    ts_assert_buf_str(p.owner, "team", "owner");
     /* Every field optional: empty value gives the defaults. */
     cr_assert_eq(flo_action_parse_register(FLO_BUF_NULL, &p), 0);
     cr_assert_eq(p.timeout_ms, FLO_ACTION_DEFAULT_TIMEOUT_MS);
@@ -433,7 +433,7 @@ Test(forms, action_invoke_short_form)
     cr_assert_eq(flo_action_parse_invoke(VIEW(V), &p), 0);
     cr_assert(p.short_form);
     cr_assert_not(p.has_labels);
-    assert_buf_str(p.input, "hi", "input");
+    ts_assert_buf_str(p.input, "hi", "input");
 
     flo_wbuf_reset(&V);
     a = (struct flo_action_invoke_args){.has_labels = true, .labels = KEY("{}"), .input = KEY("z")};
@@ -441,8 +441,8 @@ Test(forms, action_invoke_short_form)
     cr_assert_eq(flo_action_parse_invoke(VIEW(V), &p), 0);
     cr_assert(p.short_form);
     cr_assert(p.has_labels);
-    assert_buf_str(p.labels, "{}", "labels");
-    assert_buf_str(p.input, "z", "input");
+    ts_assert_buf_str(p.labels, "{}", "labels");
+    ts_assert_buf_str(p.input, "z", "input");
 }
 
 Test(forms, action_invoke_raw_short_value_is_input)
@@ -451,7 +451,7 @@ Test(forms, action_invoke_raw_short_value_is_input)
     struct flo_action_invoke_args p;
     cr_assert_eq(flo_action_parse_invoke(KEY("{\"a\":1}"), &p), 0);
     cr_assert_not(p.short_form);
-    assert_buf_str(p.input, "{\"a\":1}", "input");
+    ts_assert_buf_str(p.input, "{\"a\":1}", "input");
     /* First byte 1 but the labels length runs past the end: raw input too. */
     const uint8_t odd[] = {1, 50, 0, 'x'};
     cr_assert_eq(flo_action_parse_invoke(FLO_BUF(odd, sizeof odd), &p), 0);
@@ -473,8 +473,8 @@ Test(forms, action_invoke_labels_long_form)
     cr_assert_eq(p.delay_ms, 100);
     cr_assert_not(p.has_idempotency_key);
     cr_assert(p.has_labels);
-    assert_buf_str(p.labels, "{\"gpu\":true}", "labels");
-    assert_buf_str(p.input, "in", "input");
+    ts_assert_buf_str(p.labels, "{\"gpu\":true}", "labels");
+    ts_assert_buf_str(p.input, "in", "input");
     /* Cut inside the labels block: empty input. */
     cr_assert_eq(flo_action_parse_invoke(FLO_BUF(V.data, 16), &p), 0);
     cr_assert_eq(p.input.len, 0);
@@ -491,12 +491,12 @@ Test(forms, action_task_bare_run_id_fallback)
                                 .attempt = 1,
                                 .input = FLO_BUF(big, sizeof big)};
     cr_assert_eq(flo_action_task_put(&B, &t), 0);
-    assert_buf_str(VIEW(B), RUN_ID, "fallback body");
+    ts_assert_buf_str(VIEW(B), RUN_ID, "fallback body");
     struct flo_action_task g;
     cr_assert_eq(flo_action_dec_task(VIEW(B), &g), 0);
     cr_assert(g.present);
     cr_assert(g.bare_run_id);
-    assert_buf_str(g.task_id, RUN_ID, "task_id");
+    ts_assert_buf_str(g.task_id, RUN_ID, "task_id");
     cr_assert_eq(g.input.len, 0);
     /* Just below the limit the full layout is kept. */
     flo_wbuf_reset(&B);
@@ -524,9 +524,9 @@ Test(forms, action_task_empty_and_caller)
     cr_assert_eq(flo_action_task_put(&B, &t), 0);
     cr_assert_eq(flo_action_dec_task(VIEW(B), &g), 0);
     cr_assert(g.has_caller);
-    assert_buf_str(g.caller_run_id, "act-1", "caller run");
-    assert_buf_str(g.caller_workflow, "wf", "caller workflow");
-    assert_buf_str(g.input, "x", "input");
+    ts_assert_buf_str(g.caller_run_id, "act-1", "caller run");
+    ts_assert_buf_str(g.caller_workflow, "wf", "caller workflow");
+    ts_assert_buf_str(g.input, "x", "input");
     cr_assert_eq(g.attempt, 2);
 }
 
@@ -546,9 +546,9 @@ Test(forms, action_status_with_output_and_error)
     cr_assert_eq(g.status, FLO_RUN_FAILED);
     cr_assert_not(g.has_started);
     cr_assert(g.has_output);
-    assert_buf_str(g.output, "out", "output");
+    ts_assert_buf_str(g.output, "out", "output");
     cr_assert(g.has_error);
-    assert_buf_str(g.error, "boom", "error");
+    ts_assert_buf_str(g.error, "boom", "error");
     cr_assert_eq(g.retry_count, 2);
 }
 
@@ -566,7 +566,7 @@ Test(forms, action_touch_and_complete_minimal)
     struct flo_action_complete_args pc;
     cr_assert_eq(flo_action_parse_complete(VIEW(V), &pc), 0);
     cr_assert_not(pc.has_result);
-    assert_buf_str(pc.outcome, "ok", "outcome");
+    ts_assert_buf_str(pc.outcome, "ok", "outcome");
 }
 
 Test(forms, action_lists_roundtrip)
@@ -584,7 +584,7 @@ Test(forms, action_lists_roundtrip)
     cr_assert_eq(count, 1);
     struct flo_action_list_entry g;
     cr_assert_eq(flo_action_list_next(&it, &g), 1);
-    assert_buf_str(g.name, "send-email", "name");
+    ts_assert_buf_str(g.name, "send-email", "name");
     cr_assert_eq(g.version, 3);
     cr_assert(g.enabled);
 
@@ -603,7 +603,7 @@ Test(forms, action_lists_roundtrip)
     cr_assert_eq(count, 1);
     struct flo_action_run_summary gs;
     cr_assert_eq(flo_action_runs_next(&rit, &gs), 1);
-    assert_buf_str(gs.run_id, RUN_ID, "run id");
+    ts_assert_buf_str(gs.run_id, RUN_ID, "run id");
     cr_assert_eq(gs.status, FLO_RUN_RUNNING);
     cr_assert(gs.has_started);
     cr_assert_eq(gs.started_at_ms, 11);
@@ -643,14 +643,14 @@ Test(forms, worker_record_info_and_list)
     cr_assert_eq(flo_worker_record_put(&B, &w), 0);
     struct flo_worker_record g;
     cr_assert_eq(flo_worker_dec_info(VIEW(B), &g), 0);
-    assert_buf_str(g.id, "w-1", "id");
+    ts_assert_buf_str(g.id, "w-1", "id");
     cr_assert_eq(g.status, FLO_WORKER_DRAINING);
     cr_assert_eq(g.max_concurrency, 10);
     cr_assert_eq(g.last_heartbeat_ms, 6);
     cr_assert_eq(g.parsed.count, 2);
     cr_assert(g.has_metadata);
-    assert_buf_str(g.metadata, "{\"gpu\":\"yes\"}", "metadata");
-    assert_buf_str(g.machine_id, "m1", "machine id");
+    ts_assert_buf_str(g.metadata, "{\"gpu\":\"yes\"}", "metadata");
+    ts_assert_buf_str(g.machine_id, "m1", "machine id");
     struct flo_worker_proc_iter pit;
     struct flo_worker_process p;
     flo_worker_proc_begin(&g.parsed, &pit);
@@ -658,7 +658,7 @@ Test(forms, worker_record_info_and_list)
     cr_assert_eq(p.run_count, 4);
     cr_assert_eq(p.last_run_at_ms, 99);
     cr_assert_eq(flo_worker_proc_next(&pit, &p), 1);
-    assert_buf_str(p.name, "events", "process");
+    ts_assert_buf_str(p.name, "events", "process");
     cr_assert_eq(p.kind, 1);
     cr_assert_eq(flo_worker_proc_next(&pit, &p), 0);
 
@@ -697,8 +697,8 @@ Test(forms, worker_register_metadata_and_defaults)
     cr_assert_eq(flo_worker_parse_register(VIEW(V), &p), 0);
     cr_assert_eq(p.type, 1);
     cr_assert_eq(p.parsed.count, 0);
-    assert_buf_str(p.metadata, "{\"zone\":\"a\"}", "metadata");
-    assert_buf_str(p.machine_id, "host", "machine id");
+    ts_assert_buf_str(p.metadata, "{\"zone\":\"a\"}", "metadata");
+    ts_assert_buf_str(p.machine_id, "host", "machine id");
     cr_assert_eq(flo_worker_parse_register(FLO_BUF(V.data, 1), &p), 0);
     cr_assert_eq(p.max_concurrency, FLO_WORKER_DEFAULT_CONCURRENCY);
     cr_assert_eq(flo_worker_parse_register(FLO_BUF(V.data, 5), &p), 0);

@@ -21,7 +21,6 @@
 #define VIEW(w) flo_wbuf_view(&(w))
 
 /* The name codec_ops_forms_test.c uses for the shared string assertion. */
-#define assert_buf_str ts_assert_buf_str
 
 /* Scratch buffers; each test starts with them empty and frees them. */
 static struct flo_wbuf V, O, B;
