@@ -1,6 +1,6 @@
 /*
  * The command table: case-insensitive lookup (a uthash index over the
- * tables of resp_cmd_conn.c and resp_cmd_kv.c), the checks redis-server
+ * tables of the resp_cmd_*.c files), the checks redis-server
  * makes before running a command (unknown command, arity, authentication,
  * in that order, with its exact error texts), subcommand dispatch for
  * container commands (CLIENT, CONFIG, COMMAND), and the COMMAND INFO / DOCS
@@ -31,32 +31,53 @@ static struct cmd_index *index_head;
 static struct cmd_index *index_storage;
 static pthread_once_t index_once = PTHREAD_ONCE_INIT;
 
+/* Every command file's table, in COMMAND listing order. */
+static const struct {
+    const struct resp_cmd *cmds;
+    const size_t *n;
+} tables[] = {
+    {resp__conn_cmds, &resp__conn_ncmds},     {resp__kv_cmds, &resp__kv_ncmds},
+    {resp__kv_ext_cmds, &resp__kv_ext_ncmds}, {resp__scan_cmds, &resp__scan_ncmds},
+    {resp__json_cmds, &resp__json_ncmds},     {resp__txn_cmds, &resp__txn_ncmds},
+    {resp__flo_cmds, &resp__flo_ncmds},
+};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+size_t resp__cmd_count(void)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < NTABLES; t++) {
+        n += *tables[t].n;
+    }
+    return n;
+}
+
+const struct resp_cmd *resp__cmd_at(size_t i)
+{
+    for (size_t t = 0; t < NTABLES; t++) {
+        if (i < *tables[t].n) {
+            return &tables[t].cmds[i];
+        }
+        i -= *tables[t].n;
+    }
+    return NULL;
+}
+
 static void index_build(void)
 {
-    size_t n = resp__conn_ncmds + resp__kv_ncmds;
+    size_t n = resp__cmd_count();
     /* Built once per process and kept for its lifetime (a static table). */
     index_storage = calloc(n, sizeof(*index_storage));
     if (!index_storage) {
         return; /* lookups then find nothing: every command is "unknown" */
     }
     for (size_t i = 0; i < n; i++) {
-        const struct resp_cmd *cmd =
-            i < resp__conn_ncmds ? &resp__conn_cmds[i] : &resp__kv_cmds[i - resp__conn_ncmds];
+        const struct resp_cmd *cmd = resp__cmd_at(i);
         struct cmd_index *e = &index_storage[i];
         snprintf(e->name, sizeof(e->name), "%s", cmd->name);
         e->cmd = cmd;
         HASH_ADD_STR(index_head, name, e);
     }
-}
-
-size_t resp__cmd_count(void)
-{
-    return resp__conn_ncmds + resp__kv_ncmds;
-}
-
-const struct resp_cmd *resp__cmd_at(size_t i)
-{
-    return i < resp__conn_ncmds ? &resp__conn_cmds[i] : &resp__kv_cmds[i - resp__conn_ncmds];
 }
 
 /* Lowercase `name` into buf; false if too long to be a command name. */
@@ -126,6 +147,7 @@ static bool arity_ok(const struct resp_cmd *cmd, size_t argc)
 
 static void reply_arity(struct resp_pending *p, const char *name)
 {
+    resp__multi_flag_error(p->c);
     resp_reply_errorf(&p->reply, "ERR wrong number of arguments for '%s' command", name);
     resp__pending_done(p);
 }
@@ -135,11 +157,15 @@ static void run(struct resp_pending *p, const struct resp_cmd *cmd)
 {
     struct resp_client *c = p->c;
     if (!c->authed && !(cmd->flags & RESP_CMD_NOAUTH)) {
+        resp__multi_flag_error(c);
         resp_reply_error(&p->reply, "NOAUTH Authentication required.");
         resp__pending_done(p);
         return;
     }
     c->last_cmd = cmd->name;
+    if (resp__multi_admit(p, cmd)) {
+        return; /* queued for EXEC, or refused inside MULTI */
+    }
     resp__pending_run(p, cmd);
 }
 
@@ -162,6 +188,7 @@ void resp__cmd_dispatch(struct resp_pending *p)
             }
             used += (size_t)w;
         }
+        resp__multi_flag_error(p->c);
         resp_reply_errorf(&p->reply, "ERR unknown command '%.128s', with args beginning with: %s",
                           (const char *)argv[0].ptr, args);
         resp__pending_done(p);
@@ -201,6 +228,7 @@ void resp__subcmd_dispatch(struct resp_pending *p, const struct resp_cmd *subs, 
         upper[k] = (char)toupper((unsigned char)container[k]);
     }
     upper[k] = 0;
+    resp__multi_flag_error(p->c);
     resp_reply_errorf(&p->reply, "ERR unknown subcommand '%.128s'. Try %s HELP.",
                       (const char *)sub.ptr, upper);
     resp__pending_done(p);

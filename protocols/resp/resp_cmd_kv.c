@@ -23,8 +23,7 @@ static void done(struct resp_pending *p)
     resp__pending_done(p);
 }
 
-/* Validate a key; on failure reply and return false. */
-static bool key_ok(struct resp_pending *p, flo_buf_t key)
+bool resp__key_ok(struct resp_pending *p, flo_buf_t key)
 {
     struct proto_err e;
     if (proto_check_key(key, &e) < 0) {
@@ -63,7 +62,7 @@ static void get_step(struct resp_pending *p, unsigned idx, int err, uint8_t stat
 static void cmd_get(struct resp_pending *p)
 {
     flo_buf_t key = p->args.argv[1];
-    if (!key_ok(p, key)) {
+    if (!resp__key_ok(p, key)) {
         done(p);
         return;
     }
@@ -139,7 +138,7 @@ syntax:
     return false;
 }
 
-static uint64_t now_unix_ms(void)
+uint64_t resp__now_unix_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -165,17 +164,32 @@ static bool set_ttl(struct resp_pending *p, struct set_state *s)
     uint64_t ms = (uint64_t)v * (secs ? 1000 : 1);
     if (s->exp == EXP_EX || s->exp == EXP_PX) {
         /* Redis adds the current time and refuses an overflow. */
-        if (ms > (uint64_t)LLONG_MAX - now_unix_ms()) {
+        if (ms > (uint64_t)LLONG_MAX - resp__now_unix_ms()) {
             resp_reply_error(&p->reply, "ERR invalid expire time in 'set' command");
             return false;
         }
         s->ttl_ms = ms;
     } else {
-        uint64_t now = now_unix_ms();
+        uint64_t now = resp__now_unix_ms();
         /* A time in the past: Redis stores and at once expires the key; the
          * closest Flo equivalent is the shortest TTL. */
         s->ttl_ms = ms > now ? ms - now : 1;
     }
+    return true;
+}
+
+bool resp__set_opts_parse(struct resp_pending *p, struct resp_set_opts *o)
+{
+    struct set_state s;
+    memset(&s, 0, sizeof(s));
+    if (!set_parse(p, &s) || !set_ttl(p, &s)) {
+        return false;
+    }
+    o->nx = s.nx;
+    o->xx = s.xx;
+    o->get = s.get;
+    o->keepttl = s.keepttl;
+    o->ttl_ms = s.ttl_ms;
     return true;
 }
 
@@ -320,7 +334,7 @@ static void cmd_set(struct resp_pending *p)
         return;
     }
     struct proto_err e;
-    if (!key_ok(p, p->args.argv[1])) {
+    if (!resp__key_ok(p, p->args.argv[1])) {
         done(p);
         return;
     }
@@ -409,7 +423,7 @@ static void multi_key(struct resp_pending *p, uint16_t op)
 {
     size_t nkeys = p->args.argc - 1;
     for (size_t i = 1; i <= nkeys; i++) {
-        if (!key_ok(p, p->args.argv[i])) {
+        if (!resp__key_ok(p, p->args.argv[i])) {
             done(p);
             return;
         }

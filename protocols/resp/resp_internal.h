@@ -34,6 +34,8 @@
 
 struct resp_pending;
 struct resp_client;
+struct resp_multi;
+struct resp_scan_table;
 
 /* Completion of upstream request number `idx` of a pending command. */
 typedef void (*resp_step_cb)(struct resp_pending *p, unsigned idx, int err, uint8_t status,
@@ -56,6 +58,11 @@ enum resp_cmd_flags_e {
     RESP_CMD_READONLY = 1 << 2,
     RESP_CMD_FAST = 1 << 3,
     RESP_CMD_CONTAINER = 1 << 4, /* has subcommands (CLIENT, CONFIG, COMMAND) */
+    /* Runs only after every earlier command of the client has finished, and
+     * every later command waits for it (EXEC, SCAN/KEYS/DBSIZE, long-polls:
+     * Redis runs a client's commands one at a time, a blocked client runs
+     * nothing else). */
+    RESP_CMD_BARRIER = 1 << 5,
 };
 
 /* One upstream request of a pending command. */
@@ -81,10 +88,14 @@ struct resp_pending {
     resp_step_cb step;          /* completion of each call */
     const struct resp_cmd *cmd; /* set once the command was found and may run */
     bool waiting;               /* held back: an earlier command uses the same key */
+    bool barrier;               /* counted in c->barriers until done */
     /* Handler state (the handler that set it knows the meaning). */
     int64_t count; /* DEL/EXISTS accumulator */
     bool failed;   /* an error reply was already written */
     void *state;   /* handler-owned heap state, freed with free() */
+    /* If set, frees `state` instead of free() (also when the client goes
+     * away with the command unfinished: it must cancel what it started). */
+    void (*state_free)(void *state);
 };
 
 struct resp_server {
@@ -100,7 +111,8 @@ struct resp_server {
     bool closing;
     uint16_t port;
     struct resp_parse_limits lim;
-    char rbuf[64 * 1024]; /* read buffer shared by the clients (one loop) */
+    struct resp_scan_table *scans; /* SCAN cursors (resp_cmd_scan.c), owned */
+    char rbuf[64 * 1024];          /* read buffer shared by the clients (one loop) */
 };
 
 struct resp_client {
@@ -126,6 +138,9 @@ struct resp_client {
     char *name, *lib_name, *lib_ver; /* owned, NULL if unset */
     char addr[64], laddr[64];        /* "ip:port" */
     const char *last_cmd;            /* static table name of the last command */
+    struct resp_multi *multi;        /* MULTI queue (resp_cmd_txn.c), NULL outside MULTI */
+    unsigned barriers;               /* unfinished barrier commands in the queue */
+    unsigned nwaiting;               /* commands held back (p->waiting) */
 };
 
 /* ---- resp_server.c ---- */
@@ -143,6 +158,10 @@ int resp__calls_alloc(struct resp_pending *p, unsigned n);
  */
 int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
                flo_buf_t opts, unsigned flags);
+/* resp__send with an explicit upstream timeout (0 = the pool default);
+ * long-polls pass proto_timeout_for_block(ms) and FLO_SEND_BLOCKING. */
+int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
+                  flo_buf_t opts, unsigned flags, uint32_t timeout_ms);
 /* Append "-PREFIX message" for an upstream failure (err != 0) or a
  * non-OK status. */
 void resp__reply_upstream_err(struct resp_pending *p, int err, uint8_t status, flo_buf_t body);
@@ -180,10 +199,79 @@ bool resp__arg_is(flo_buf_t arg, const char *s);
 /* Parse an argument as a long long like Redis' string2ll. */
 bool resp__arg_ll(flo_buf_t arg, long long *out);
 
+/* Validate a key (proto_check_key); on failure reply and return false. */
+bool resp__key_ok(struct resp_pending *p, flo_buf_t key);
+/* Wall-clock Unix time in milliseconds (EXAT/PXAT conversions). */
+uint64_t resp__now_unix_ms(void);
+
+/* ---- resp_cmd_kv.c ---- */
+
+/* SET's options, parsed with Redis' rules and errors. */
+struct resp_set_opts {
+    bool nx, xx, get, keepttl;
+    uint64_t ttl_ms; /* 0 = no TTL */
+};
+/* Parse argv[3..] of SET into *o; false after replying with Redis' error. */
+bool resp__set_opts_parse(struct resp_pending *p, struct resp_set_opts *o);
+
+/* ---- resp_cmd_kv_ext.c ---- */
+
+/*
+ * An EXPIRE-family time argument turned into what Flo can do: a relative
+ * TTL, or "delete now" when the deadline is not in the future (Redis
+ * deletes the key then). `ms_unit` is 1000 for seconds, 1 for milliseconds;
+ * `absolute` for EXPIREAT/PEXPIREAT/EXAT/PXAT. `name` is the command name
+ * for Redis' "invalid expire time in '<name>' command". False after
+ * replying.
+ */
+bool resp__expire_time(struct resp_pending *p, flo_buf_t arg, uint64_t ms_unit, bool absolute,
+                       const char *name, uint64_t *ttl_ms, bool *delete_now);
+/* Parse EXPIRE's NX/XX/GT/LT options (argv[3..]) like Redis and refuse
+ * them (they need the current TTL, which Flo cannot report). False after
+ * replying. */
+bool resp__expire_opts_check(struct resp_pending *p);
+/* Reply to a failed kv_incr with Redis' error where one exists ("value is
+ * not an integer or out of range", "increment or decrement would
+ * overflow"), else the shared mapping. */
+void resp__reply_incr_err(struct resp_pending *p, int err, uint8_t status, flo_buf_t body);
+
+/* ---- resp_cmd_txn.c ---- */
+
+/*
+ * MULTI bookkeeping at dispatch time (in request order, before the command
+ * may be held back): returns true if the command was answered here (queued,
+ * or refused inside MULTI), false if it runs normally. MULTI, EXEC and
+ * DISCARD change the client's state here so that the commands pipelined
+ * behind them are classified correctly.
+ */
+bool resp__multi_admit(struct resp_pending *p, const struct resp_cmd *cmd);
+/* A command failed before it could be queued (unknown, arity, auth):
+ * EXEC will answer EXECABORT. No-op outside MULTI. */
+void resp__multi_flag_error(struct resp_client *c);
+/* Free the client's MULTI queue (client close, RESET). */
+void resp__multi_free(struct resp_client *c);
+
+/* ---- resp_cmd_scan.c ---- */
+
+/* Free the server's SCAN cursor table (server close). */
+void resp__scan_table_free(struct resp_server *srv);
+/* Redis' stringmatchlen (glob with * ? [..] \), case-sensitive. */
+bool resp__glob_match(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen);
+
 /* Command tables, defined by the command files. */
 extern const struct resp_cmd resp__conn_cmds[];
 extern const size_t resp__conn_ncmds;
 extern const struct resp_cmd resp__kv_cmds[];
 extern const size_t resp__kv_ncmds;
+extern const struct resp_cmd resp__kv_ext_cmds[];
+extern const size_t resp__kv_ext_ncmds;
+extern const struct resp_cmd resp__scan_cmds[];
+extern const size_t resp__scan_ncmds;
+extern const struct resp_cmd resp__json_cmds[];
+extern const size_t resp__json_ncmds;
+extern const struct resp_cmd resp__txn_cmds[];
+extern const size_t resp__txn_ncmds;
+extern const struct resp_cmd resp__flo_cmds[];
+extern const size_t resp__flo_ncmds;
 
 #endif

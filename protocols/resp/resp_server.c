@@ -65,7 +65,11 @@ static void pending_free(struct resp_pending *p)
     resp_argv_free(&p->args);
     flo_wbuf_free(&p->reply);
     free(p->calls);
-    free(p->state);
+    if (p->state_free) {
+        p->state_free(p->state);
+    } else {
+        free(p->state);
+    }
     free(p);
 }
 
@@ -102,8 +106,17 @@ void resp__pending_done(struct resp_pending *p)
 {
     struct resp_client *c = p->c;
     p->done = true;
+    if (p->barrier) {
+        p->barrier = false;
+        c->barriers--;
+    }
     if (c->head != p) {
-        return; /* an earlier command is still waiting: keep request order */
+        /* An earlier command is still waiting: keep request order. Held
+         * commands may have waited for this one: let the flush start them. */
+        if (c->nwaiting) {
+            mark_dirty(c);
+        }
+        return;
     }
     if (queue_drain(c) < 0) {
         FLO_WARN("resp client dropped", "id=%llu reason=out_of_memory", (unsigned long long)c->id);
@@ -151,6 +164,12 @@ static void on_call(void *arg, int err, uint8_t status, flo_buf_t body)
 int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
                flo_buf_t opts, unsigned flags)
 {
+    return resp__send_ex(p, idx, op, key, value, opts, flags, 0);
+}
+
+int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
+                  flo_buf_t opts, unsigned flags, uint32_t timeout_ms)
+{
     struct flo_req req = {
         .op = op,
         .ns = FLO_BUF(p->ns, p->ns_len),
@@ -159,7 +178,7 @@ int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key,
         .opts = opts,
     };
     struct resp_call *rc = &p->calls[idx];
-    int err = flo_pool_send(p->c->srv->ctx->pool, &req, 0, flags, on_call, rc, &rc->call);
+    int err = flo_pool_send(p->c->srv->ctx->pool, &req, timeout_ms, flags, on_call, rc, &rc->call);
     if (err == 0) {
         p->outstanding++;
     } else {
@@ -222,9 +241,13 @@ static bool keys_overlap(const struct resp_pending *a, const struct resp_pending
 static bool must_wait(const struct resp_pending *p)
 {
     bool pw = (p->cmd->flags & RESP_CMD_WRITE) != 0;
+    bool pb = (p->cmd->flags & RESP_CMD_BARRIER) != 0;
     for (const struct resp_pending *q = p->c->head; q && q != p; q = q->next) {
         if (q->done || !q->cmd) {
             continue;
+        }
+        if (pb || (q->cmd->flags & RESP_CMD_BARRIER)) {
+            return true; /* one of the two runs alone */
         }
         bool qw = (q->cmd->flags & RESP_CMD_WRITE) != 0;
         if ((pw || qw) && keys_overlap(p, q)) {
@@ -236,9 +259,19 @@ static bool must_wait(const struct resp_pending *p)
 
 void resp__pending_run(struct resp_pending *p, const struct resp_cmd *cmd)
 {
+    struct resp_client *c = p->c;
     p->cmd = cmd;
-    if (cmd->first_key > 0 && must_wait(p)) {
+    bool barrier = (cmd->flags & RESP_CMD_BARRIER) != 0;
+    /* Keyless commands only wait behind a barrier; the count keeps the
+     * common case (no barrier pending) free of a queue walk. */
+    bool check = cmd->first_key > 0 || barrier || c->barriers > 0;
+    if (barrier) {
+        p->barrier = true;
+        c->barriers++;
+    }
+    if (check && must_wait(p)) {
         p->waiting = true;
+        c->nwaiting++;
         return;
     }
     cmd->handler(p);
@@ -256,6 +289,7 @@ static void start_waiting(struct resp_client *c)
             bool was_head = c->head == p;
             struct resp_pending *next = p->next;
             p->waiting = false;
+            c->nwaiting--;
             p->cmd->handler(p);
             p = was_head ? c->head : next;
             continue;
@@ -301,6 +335,9 @@ static void client_close(struct resp_client *c)
     }
     c->tail = NULL;
     c->npending = 0;
+    c->barriers = 0;
+    c->nwaiting = 0;
+    resp__multi_free(c);
     if (c->dirty) {
         struct resp_client **pp = &srv->dirty;
         while (*pp && *pp != c) {
@@ -678,6 +715,7 @@ void resp_server_close(resp_server_t *srv)
     while (srv->clients) {
         client_close(srv->clients);
     }
+    resp__scan_table_free(srv);
     uv_prepare_stop(&srv->flush);
     uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
     uv_close((uv_handle_t *)&srv->flush, on_handle_closed);
