@@ -205,6 +205,7 @@ static int start(struct sc_app *app)
         pc.naddrs = cfg->nupstreams;
     }
     pc.conns_per_addr = cfg->pool;
+    pc.longpoll_conns_per_addr = cfg->longpoll_pool;
     pc.api_key = cfg->api_key;
     /* A response may carry a value as large as the largest accepted body. */
     if (pc.max_frame < cfg->max_body + SC_RESPONSE_SLACK) {

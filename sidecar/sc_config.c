@@ -25,6 +25,7 @@ enum opt_id_e {
     O_RESP,
     O_NAMESPACE,
     O_POOL,
+    O_LONGPOLL_POOL,
     O_API_KEY,
     O_AUTH_TOKEN,
     O_MAX_BODY,
@@ -55,6 +56,9 @@ static const struct opt_def opts[O_COUNT] = {
                      "default Flo namespace (1-255 bytes)"},
     [O_POOL] = {"pool", "FLO_SIDECAR_POOL", NULL, "N", "2",
                 "pipelined connections per upstream address (1-1024)"},
+    [O_LONGPOLL_POOL] = {"longpoll-pool", "FLO_SIDECAR_LONGPOLL_POOL", NULL, "N", "4",
+                         "connections per upstream address reserved for long-polls (block_ms / "
+                         "wait_ms), each carrying up to 4096 waiting requests (1-64)"},
     [O_API_KEY] = {"api-key", "FLO_SIDECAR_API_KEY", "FLO_API_KEY", "KEY", "(none)",
                    "API key presented to the upstream on each new connection"},
     [O_AUTH_TOKEN] = {"auth-token", "FLO_SIDECAR_AUTH_TOKEN", NULL, "TOKEN",
@@ -484,6 +488,17 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
             return -1;
         }
         cfg->pool = (unsigned)n;
+    }
+
+    cfg->longpoll_pool = SC_DEFAULT_LONGPOLL_POOL;
+    if (raw[O_LONGPOLL_POOL].val) {
+        uint64_t n;
+        if (parse_u64(raw[O_LONGPOLL_POOL].val, &n) != 0 || n < 1 || n > SC_LONGPOLL_POOL_MAX) {
+            set_err(err, errcap, "invalid %s '%s': expected a whole number 1-%d",
+                    raw[O_LONGPOLL_POOL].where, raw[O_LONGPOLL_POOL].val, SC_LONGPOLL_POOL_MAX);
+            return -1;
+        }
+        cfg->longpoll_pool = (unsigned)n;
     }
 
     cfg->max_body = PROTO_DEFAULT_MAX_BODY;

@@ -18,7 +18,11 @@
 #define SC_DEFAULT_RESP      "127.0.0.1:6379"
 #define SC_DEFAULT_NAMESPACE "default"
 #define SC_DEFAULT_POOL      2
-#define SC_MAX_BODY_LIMIT    (100ull * 1024 * 1024) /* --max-body bound: Flo's largest payload */
+/* Long-poll lane: 4 connections x 4096 in flight each covers the HTTP
+ * server's default 16384 connections all waiting at once. */
+#define SC_DEFAULT_LONGPOLL_POOL 4
+#define SC_LONGPOLL_POOL_MAX     64
+#define SC_MAX_BODY_LIMIT        (100ull * 1024 * 1024) /* --max-body bound: Flo's largest payload */
 
 /* The validated configuration. Strings are owned by the struct and released
  * by sc_config_free. */
@@ -30,6 +34,7 @@ struct sc_config {
     char resp[SC_ADDR_MAX]; /* RESP listen address */
     char ns[256];           /* default namespace, 1..255 bytes */
     unsigned pool;          /* connections per upstream address */
+    unsigned longpoll_pool; /* long-poll lane connections per upstream address */
     char *api_key;          /* upstream API key or NULL */
     char *auth_token;       /* token clients must present, or NULL */
     size_t max_body;        /* largest value / request body in bytes */

@@ -36,12 +36,34 @@ static bool text_is(flo_buf_t body, const char *s)
     return body.len == n && memcmp(body.ptr, s, n) == 0;
 }
 
+static bool text_ends_with(flo_buf_t body, const char *s)
+{
+    size_t n = strlen(s);
+    return body.len >= n && memcmp(body.ptr + body.len - n, s, n) == 0;
+}
+
+/* The upstream lacks the operation: status 9 "not implemented" (no handler)
+ * or status 3 "<op> not yet implemented" (a handler that refuses, e.g. the
+ * queue DLQ requeue/delete of current servers). */
+static bool upstream_lacks_op(uint8_t status, flo_buf_t body)
+{
+    return (status == FLO_STATUS_INTERNAL && text_is(body, "not implemented")) ||
+           (status == FLO_STATUS_BAD_REQUEST && text_ends_with(body, "not yet implemented"));
+}
+
 void proto_err_from_status(struct proto_err *e, uint8_t status, flo_buf_t body)
 {
     char text[400];
     const char *fallback;
     copy_text(text, sizeof text, body);
 
+    if (upstream_lacks_op(status, body)) {
+        set(e, 501, "ERR", "not_supported");
+        snprintf(e->message, sizeof e->message,
+                 "this operation is not supported by the upstream Flo server (it answered: %s)",
+                 text);
+        return;
+    }
     switch (status) {
     case FLO_STATUS_NOT_FOUND:
         set(e, 404, "ERR", "not_found");
@@ -73,12 +95,6 @@ void proto_err_from_status(struct proto_err *e, uint8_t status, flo_buf_t body)
         fallback = "the consumer group is locked by another consumer";
         break;
     case FLO_STATUS_INTERNAL:
-        if (text_is(body, "not implemented")) {
-            set(e, 501, "ERR", "not_supported");
-            snprintf(e->message, sizeof e->message,
-                     "this operation is not supported by the upstream Flo server");
-            return;
-        }
         set(e, 502, "ERR", "upstream_internal");
         fallback = "the Flo server reported an internal error";
         break;

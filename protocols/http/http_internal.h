@@ -81,11 +81,16 @@ struct http_req {
     http_done_cb done;         /* its completion */
     struct MHD_Response *resp; /* reply to queue (owned until queued) */
     unsigned resp_status;
-    uv_poll_t disc;    /* client-disconnect watch while a
-                          long-poll is suspended */
-    bool disc_open;    /* disc initialised and not yet closed */
-    bool disc_closing; /* uv_close issued, close cb pending */
-    bool client_gone;  /* the client hung up while waiting */
+    uv_poll_t disc;                          /* client-disconnect watch while a
+                                                long-poll is suspended */
+    bool disc_open;                          /* disc initialised and not yet closed */
+    bool disc_closing;                       /* uv_close issued, close cb pending */
+    bool client_gone;                        /* the client hung up while waiting */
+    void *ext;                               /* state of a multi-step route (scan, mget, txn...),
+                                                owned through ext_release */
+    void (*ext_release)(struct http_req *r); /* stops the route's work in flight
+                                                 (no completion runs after it) and
+                                                 frees ext; called once, by the server */
 };
 
 /* The server: MHD daemon driven from the libuv loop. Freed after every
@@ -127,6 +132,15 @@ void http_reply_version(struct http_req *r, uint64_t version);
 int http_req_send(struct http_req *r, const struct flo_req *req, uint32_t timeout_ms,
                   unsigned flags, http_done_cb done);
 
+/*
+ * For a route whose upstream work does not go through http_req_send (the
+ * transaction runner): suspend the connection until http_req_resume, which
+ * the route calls once it has built the reply. Set r->ext_release first so
+ * the server can stop the work if it closes meanwhile.
+ */
+void http_req_suspend(struct http_req *r);
+void http_req_resume(struct http_req *r);
+
 /* Request header value, NULL if absent. */
 const char *http_req_header(struct http_req *r, const char *name);
 
@@ -134,5 +148,42 @@ const char *http_req_header(struct http_req *r, const char *name);
 
 /* The KV routes (http_kv.c). */
 extern const struct http_route_def http_kv_route;
+/* /v1/kv/{key}/history, /incr, /ttl, /json (http_kv_ext.c). */
+extern const struct http_route_def http_kv_history_route;
+extern const struct http_route_def http_kv_incr_route;
+extern const struct http_route_def http_kv_ttl_route;
+extern const struct http_route_def http_kv_json_route;
+/* GET /v1/kv (scan) and POST /v1/kv/mget (http_kv_batch.c). */
+extern const struct http_route_def http_kv_scan_route;
+extern const struct http_route_def http_kv_mget_route;
+/* POST /v1/kv/txn (http_kv_txn.c). */
+extern const struct http_route_def http_kv_txn_route;
+
+/* ---- shared by the KV route files ---- */
+
+#define HTTP_NS_HEADER "X-Flo-Namespace"
+
+/*
+ * Choose the namespace of a KV request: ?namespace= (already parsed into
+ * r->kv.ns / has_ns) wins over X-Flo-Namespace, which wins over the
+ * sidecar's default. Sets r->ns. 0, or -1 with *e (400).
+ */
+int http_kv_pick_namespace(struct http_req *r, struct proto_err *e);
+/*
+ * Parse the query of a KV sub-resource or batch route: `namespace` plus the
+ * n (<= 4) parameters described by `extra`; the parsed copies land in
+ * out[0..n) (which may be `extra` itself). Then picks the namespace.
+ * `route` names the route in messages. 0, or -1 with *e (400).
+ */
+int http_kv_parse_query(struct http_req *r, const struct http_qparam *extra, size_t n,
+                        struct http_qparam *out, const char *route, struct proto_err *e);
+/* Reply for a non-OK Flo status (the shared mapping). */
+void http_kv_reply_status(struct http_req *r, uint8_t status, flo_buf_t body);
+/* 404 for a missing key, naming the namespace when printable. */
+void http_kv_reply_not_found(struct http_req *r);
+/* The If-Match header of a write as a CAS version: 0, with *has set and
+ * *version the version to compare; -1 with *e for a bad header (and for
+ * If-Match: *, which has no meaning where the key must exist anyway). */
+int http_kv_if_match(struct http_req *r, bool *has, uint64_t *version, struct proto_err *e);
 
 #endif

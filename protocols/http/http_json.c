@@ -131,6 +131,59 @@ void http_json_u64(struct http_json *j, const char *name, uint64_t v)
     put(j, buf, (size_t)n);
 }
 
+void http_json_i64(struct http_json *j, const char *name, int64_t v)
+{
+    char buf[U64_DEC_MAX + 1];
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    member(j, name);
+    put(j, buf, (size_t)n);
+}
+
+void http_json_bool(struct http_json *j, const char *name, bool v)
+{
+    member(j, name);
+    put(j, v ? "true" : "false", v ? 4 : 5);
+}
+
+void http_json_raw(struct http_json *j, const char *name, flo_buf_t json)
+{
+    member(j, name);
+    put(j, json.ptr, json.len);
+}
+
+void http_json_array_begin(struct http_json *j, const char *name)
+{
+    member(j, name);
+    put_c(j, '[');
+    j->need_comma = false;
+}
+
+void http_json_array_end(struct http_json *j)
+{
+    put_c(j, ']');
+    j->need_comma = true;
+}
+
+void http_json_elem_begin(struct http_json *j)
+{
+    if (j->need_comma) {
+        put_c(j, ',');
+    }
+    put_c(j, '{');
+    j->need_comma = false;
+}
+
+void http_json_elem_str(struct http_json *j, flo_buf_t s)
+{
+    if (j->need_comma) {
+        put_c(j, ',');
+    }
+    j->need_comma = true;
+    put_c(j, '"');
+    put_escaped(j, s);
+    put_c(j, '"');
+}
+
 void http_json_payload(struct http_json *j, const char *name, const char *enc_name, flo_buf_t p)
 {
     if (proto_utf8_valid(p)) {
@@ -146,9 +199,12 @@ void http_json_payload(struct http_json *j, const char *name, const char *enc_na
     http_json_cstr(j, enc_name, "base64");
 }
 
-int http_base64_encode(struct flo_wbuf *out, flo_buf_t p)
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encode with `tbl`; padded output unless `pad` is false. */
+static int b64_encode(struct flo_wbuf *out, flo_buf_t p, const char *tbl, bool pad)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t need = (p.len + 2) / 3 * 4;
     if (need == 0) {
         return 0;
@@ -175,7 +231,85 @@ int http_base64_encode(struct flo_wbuf *out, flo_buf_t p)
         *o++ = (uint8_t)tbl[(v >> 12) & 63];
         *o++ = (uint8_t)(i + 1 < p.len ? tbl[(v >> 6) & 63] : '=');
         *o++ = '=';
+        if (!pad) {
+            /* drop the '=' just written: one for 2 bytes left, two for 1 */
+            need -= i + 1 < p.len ? 1 : 2;
+        }
     }
     out->len += need;
     return 0;
+}
+
+int http_base64_encode(struct flo_wbuf *out, flo_buf_t p)
+{
+    return b64_encode(out, p, b64_std, true);
+}
+
+int http_base64url_encode(struct flo_wbuf *out, flo_buf_t p)
+{
+    return b64_encode(out, p, b64_url, false);
+}
+
+static int b64_val(uint8_t c, bool url)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == (url ? '-' : '+')) {
+        return 62;
+    }
+    if (c == (url ? '_' : '/')) {
+        return 63;
+    }
+    return -1;
+}
+
+static int b64_decode(struct flo_wbuf *out, flo_buf_t in, bool url)
+{
+    size_t n = in.len;
+    if (!url && n % 4 == 0 && n > 0 && in.ptr[n - 1] == '=') {
+        n -= (n >= 2 && in.ptr[n - 2] == '=') ? 2 : 1;
+    }
+    if (n % 4 == 1) {
+        return FLO_EINVAL; /* no whole byte in the last group */
+    }
+    int rc = flo_wbuf_reserve(out, n / 4 * 3 + 2);
+    if (rc < 0) {
+        return rc;
+    }
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_val(in.ptr[i], url);
+        if (v < 0) {
+            return FLO_EINVAL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->data[out->len++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) {
+        return FLO_EINVAL; /* non-canonical: leftover bits must be zero */
+    }
+    return 0;
+}
+
+int http_base64_decode(struct flo_wbuf *out, flo_buf_t in)
+{
+    return b64_decode(out, in, false);
+}
+
+int http_base64url_decode(struct flo_wbuf *out, flo_buf_t in)
+{
+    return b64_decode(out, in, true);
 }

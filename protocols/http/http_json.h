@@ -24,7 +24,8 @@ struct http_json {
 };
 
 void http_json_init(struct http_json *j, struct flo_wbuf *out);
-/* '{' / '}' (nesting is the caller's business: objects here are flat). */
+/* '{' / '}' of the top-level object (see _elem_begin for objects inside
+ * arrays; nesting is the caller's business). */
 void http_json_begin(struct http_json *j);
 void http_json_end(struct http_json *j);
 /* "name": "<escaped bytes>" (bytes must be valid UTF-8; see _payload). */
@@ -37,7 +38,32 @@ void http_json_u64(struct http_json *j, const char *name, uint64_t v);
  */
 void http_json_payload(struct http_json *j, const char *name, const char *enc_name, flo_buf_t p);
 
+void http_json_i64(struct http_json *j, const char *name, int64_t v);
+void http_json_bool(struct http_json *j, const char *name, bool v);
+/* "name": <json> with `json` copied verbatim (the caller vouches that it is
+ * one valid JSON value, e.g. text validated by cJSON or Flo's json_get). */
+void http_json_raw(struct http_json *j, const char *name, flo_buf_t json);
+/* "name": [ ... ]: open / close an array member. */
+void http_json_array_begin(struct http_json *j, const char *name);
+void http_json_array_end(struct http_json *j);
+/* An object element of the current array: '{' (with the separating comma);
+ * close it with http_json_end. */
+void http_json_elem_begin(struct http_json *j);
+/* A string element of the current array (bytes must be valid UTF-8). */
+void http_json_elem_str(struct http_json *j, flo_buf_t s);
+
 /* Append standard base64 (RFC 4648, padded) of p to out. 0 or FLO_ENOMEM. */
 int http_base64_encode(struct flo_wbuf *out, flo_buf_t p);
+
+/*
+ * Decode standard base64 (RFC 4648 §4; padding optional, no whitespace)
+ * and append the bytes to out. 0, FLO_EINVAL for a bad character or
+ * length, FLO_ENOMEM.
+ */
+int http_base64_decode(struct flo_wbuf *out, flo_buf_t in);
+/* URL-safe base64 (RFC 4648 §5, '-' and '_', no padding): for opaque
+ * tokens that travel in query strings (scan cursors). Same returns. */
+int http_base64url_encode(struct flo_wbuf *out, flo_buf_t p);
+int http_base64url_decode(struct flo_wbuf *out, flo_buf_t in);
 
 #endif

@@ -16,8 +16,6 @@
 #include "http_internal.h"
 #include "http_json.h"
 
-#define NS_HEADER "X-Flo-Namespace"
-
 static void reply_precondition_failed(struct http_req *r)
 {
     struct proto_err e;
@@ -43,7 +41,7 @@ static void reply_precondition_failed(struct http_req *r)
     http_reply_error(r, &e);
 }
 
-static void reply_status(struct http_req *r, uint8_t status, flo_buf_t body)
+void http_kv_reply_status(struct http_req *r, uint8_t status, flo_buf_t body)
 {
     struct proto_err e;
     proto_err_from_status(&e, status, body);
@@ -51,7 +49,7 @@ static void reply_status(struct http_req *r, uint8_t status, flo_buf_t body)
 }
 
 /* 404 for a missing key, naming the namespace when it is printable. */
-static void reply_not_found(struct http_req *r)
+void http_kv_reply_not_found(struct http_req *r)
 {
     struct proto_err e;
     bool printable = r->ns.len > 0;
@@ -90,11 +88,11 @@ static void get_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
         return;
     }
     if (status == FLO_STATUS_NOT_FOUND) {
-        reply_not_found(r);
+        http_kv_reply_not_found(r);
         return;
     }
     if (status != FLO_STATUS_OK) {
-        reply_status(r, status, body);
+        http_kv_reply_status(r, status, body);
         return;
     }
     int rc = flo_kv_dec_get(body, &version, &value);
@@ -135,7 +133,7 @@ static void head_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         return;
     }
     if (status != FLO_STATUS_OK) {
-        reply_status(r, status, body);
+        http_kv_reply_status(r, status, body);
         return;
     }
     int rc = flo_kv_dec_exists(body, &version, &present);
@@ -144,7 +142,7 @@ static void head_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         return;
     }
     if (!present) {
-        reply_not_found(r);
+        http_kv_reply_not_found(r);
         return;
     }
     http_reply_bytes(r, MHD_HTTP_OK, "application/octet-stream", FLO_BUF_NULL);
@@ -164,7 +162,7 @@ static void put_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
         return;
     }
     if (status != FLO_STATUS_OK) {
-        reply_status(r, status, body);
+        http_kv_reply_status(r, status, body);
         return;
     }
     int rc = flo_kv_dec_version(body, &version);
@@ -201,11 +199,11 @@ static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
         return;
     }
     if (status == FLO_STATUS_NOT_FOUND) {
-        reply_not_found(r);
+        http_kv_reply_not_found(r);
         return;
     }
     if (status != FLO_STATUS_OK) {
-        reply_status(r, status, body);
+        http_kv_reply_status(r, status, body);
         return;
     }
     http_reply_bytes(r, MHD_HTTP_NO_CONTENT, NULL, FLO_BUF_NULL);
@@ -215,21 +213,21 @@ static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
 
 /* Choose the namespace: ?namespace= wins over X-Flo-Namespace, which wins
  * over the sidecar's default. */
-static int pick_namespace(struct http_req *r, struct proto_err *e)
+int http_kv_pick_namespace(struct http_req *r, struct proto_err *e)
 {
     if (r->kv.has_ns) {
         r->ns = flo_wbuf_view(&r->kv.ns);
         return 0;
     }
-    const char *h = http_req_header(r, NS_HEADER);
+    const char *h = http_req_header(r, HTTP_NS_HEADER);
     if (h == NULL) {
         r->ns = FLO_BUF_STR(r->srv->ctx->default_ns);
         return 0;
     }
     flo_buf_t v = FLO_BUF_STR(h);
     if (v.len == 0) {
-        proto_err_bad_request(e, NS_HEADER " must not be empty (omit it for the default "
-                                           "namespace)");
+        proto_err_bad_request(e, HTTP_NS_HEADER " must not be empty (omit it for the default "
+                                                "namespace)");
         return -1;
     }
     if (proto_check_ns(v, e) < 0) {
@@ -240,6 +238,26 @@ static int pick_namespace(struct http_req *r, struct proto_err *e)
         return -1;
     }
     r->ns = flo_wbuf_view(&r->ns_hdr);
+    return 0;
+}
+
+int http_kv_if_match(struct http_req *r, bool *has, uint64_t *version, struct proto_err *e)
+{
+    struct http_precond pre;
+    *has = false;
+    *version = 0;
+    if (http_parse_precond("If-Match", http_req_header(r, MHD_HTTP_HEADER_IF_MATCH), &pre, e) < 0) {
+        return -1;
+    }
+    if (pre.kind == HTTP_PRE_ANY) {
+        proto_err_bad_request(e, "If-Match: * is not supported here (the key must exist "
+                                 "anyway); give a version \"N\" for a CAS");
+        return -1;
+    }
+    if (pre.kind == HTTP_PRE_VERSION) {
+        *has = true;
+        *version = pre.version;
+    }
     return 0;
 }
 
@@ -280,7 +298,7 @@ static void kv_prepare(struct http_req *r)
     const char *q = r->target.query;
 
     if (http_kv_params_parse(r->method, q, r->target.query_len, &r->kv, &e) < 0 ||
-        pick_namespace(r, &e) < 0 || pick_preconditions(r, &e) < 0) {
+        http_kv_pick_namespace(r, &e) < 0 || pick_preconditions(r, &e) < 0) {
         http_reply_error(r, &e);
         return;
     }

@@ -102,6 +102,32 @@ static bool path_is(const char *path, size_t len, const char *lit)
     return len == n && memcmp(path, lit, n) == 0;
 }
 
+/* The sub-resource after "{key}/", HTTP_ROUTE_NONE if unknown. */
+static enum http_route_e sub_route(const char *sub, size_t len)
+{
+    if (path_is(sub, len, "history")) {
+        return HTTP_ROUTE_KV_HISTORY;
+    }
+    if (path_is(sub, len, "incr")) {
+        return HTTP_ROUTE_KV_INCR;
+    }
+    if (path_is(sub, len, "ttl")) {
+        return HTTP_ROUTE_KV_TTL;
+    }
+    if (path_is(sub, len, "json")) {
+        return HTTP_ROUTE_KV_JSON;
+    }
+    return HTTP_ROUTE_NONE;
+}
+
+enum http_route_e http_route_for_method(enum http_route_e route, enum http_method_e m)
+{
+    if ((route == HTTP_ROUTE_KV_MGET || route == HTTP_ROUTE_KV_TXN) && m != HTTP_M_POST) {
+        return HTTP_ROUTE_KV_KEY;
+    }
+    return route;
+}
+
 int http_route_match(const char *uri, size_t len, struct http_target *t, struct proto_err *e)
 {
     const char *q = memchr(uri, '?', len);
@@ -124,21 +150,43 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
         t->route = HTTP_ROUTE_READYZ;
         return 0;
     }
+    if (path_is(uri, plen, "/v1/kv")) {
+        t->route = HTTP_ROUTE_KV_SCAN;
+        return 0;
+    }
     if (plen >= KV_PREFIX_LEN && memcmp(uri, KV_PREFIX, KV_PREFIX_LEN) == 0) {
         const char *seg = uri + KV_PREFIX_LEN;
         size_t seglen = plen - KV_PREFIX_LEN;
+        enum http_route_e route = HTTP_ROUTE_KV_KEY;
         if (seglen == 0) {
             proto_err_bad_request(e, "missing key: use /v1/kv/{key} with a non-empty, "
-                                     "percent-encoded key");
+                                     "percent-encoded key (GET /v1/kv without a trailing '/' "
+                                     "scans keys)");
             return -1;
         }
-        if (memchr(seg, '/', seglen) != NULL) {
-            /* Later sub-resources (/v1/kv/{key}/history, ...) live under a
-             * literal '/', so a key's own '/' must travel as %2F. */
-            proto_err_bad_request(e, "no route for this path; if '/' is part of the key, "
-                                     "percent-encode it as %%2F");
-            e->http_status = 404;
-            e->code = "not_found";
+        const char *slash = memchr(seg, '/', seglen);
+        if (slash != NULL) {
+            /* {key}/<sub-resource>: the key's own '/' travels as %2F. */
+            const char *sub = slash + 1;
+            size_t sublen = seglen - (size_t)(sub - seg);
+            route = sub_route(sub, sublen);
+            if (route == HTTP_ROUTE_NONE) {
+                proto_err_bad_request(e, "no route for this path; sub-resources of a key are "
+                                         "history, incr, ttl and json; if '/' is part of the "
+                                         "key, percent-encode it as %%2F");
+                e->http_status = 404;
+                e->code = "not_found";
+                return -1;
+            }
+            seglen = (size_t)(slash - seg);
+        } else if (seglen == 4 && memcmp(seg, "mget", 4) == 0) {
+            route = HTTP_ROUTE_KV_MGET;
+        } else if (seglen == 3 && memcmp(seg, "txn", 3) == 0) {
+            route = HTTP_ROUTE_KV_TXN;
+        }
+        if (seglen == 0) {
+            proto_err_bad_request(e, "missing key before the sub-resource: use "
+                                     "/v1/kv/{key}/...");
             return -1;
         }
         int rc = http_pct_decode(seg, seglen, false, &t->key);
@@ -154,7 +202,7 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
         if (proto_check_key(flo_wbuf_view(&t->key), e) < 0) {
             return -1;
         }
-        t->route = HTTP_ROUTE_KV_KEY;
+        t->route = route;
         return 0;
     }
     proto_err_bad_request(e, "no route for this path (see docs/http-api.md)");
@@ -219,11 +267,17 @@ void http_kv_params_init(struct http_kv_params *p)
 {
     memset(p, 0, sizeof(*p));
     flo_wbuf_init(&p->ns);
+    flo_wbuf_init(&p->path);
+    flo_wbuf_init(&p->prefix);
+    flo_wbuf_init(&p->cursor);
 }
 
 void http_kv_params_free(struct http_kv_params *p)
 {
     flo_wbuf_free(&p->ns);
+    flo_wbuf_free(&p->path);
+    flo_wbuf_free(&p->prefix);
+    flo_wbuf_free(&p->cursor);
 }
 
 /* A parameter name as a printable C string for messages (names we accept
@@ -347,6 +401,108 @@ int http_kv_params_parse(enum http_method_e m, const char *query, size_t len,
     if (p->has_block && p->has_wait) {
         proto_err_bad_request(e, "use either block_ms (wait until the key exists) or "
                                  "wait_ms (wait for its next change), not both");
+        goto out;
+    }
+    ret = 0;
+out:
+    flo_wbuf_free(&name);
+    flo_wbuf_free(&value);
+    return ret;
+}
+
+int http_parse_i64(const uint8_t *s, size_t n, int64_t *out)
+{
+    bool neg = n > 0 && s[0] == '-';
+    uint64_t mag;
+    if (neg) {
+        s++;
+        n--;
+    }
+    if (http_parse_uint(s, n, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &mag) < 0) {
+        return FLO_EINVAL;
+    }
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return 0;
+}
+
+static int parse_bool(const struct flo_wbuf *v, bool *out)
+{
+    if (v->len == 0 || name_is(v, "true") || name_is(v, "1")) {
+        *out = true;
+        return 0;
+    }
+    if (name_is(v, "false") || name_is(v, "0")) {
+        *out = false;
+        return 0;
+    }
+    return FLO_EINVAL;
+}
+
+int http_query_parse(const char *query, size_t len, struct http_qparam *ps, size_t n,
+                     const char *route, struct proto_err *e)
+{
+    struct http_query_iter it;
+    struct flo_wbuf name, value;
+    char pname[40];
+    int rc, ret = -1;
+
+    flo_wbuf_init(&name);
+    flo_wbuf_init(&value);
+    http_query_iter_init(&it, query, len);
+    while ((rc = http_query_next(&it, &name, &value)) == 1) {
+        param_name(&name, pname, sizeof(pname));
+        struct http_qparam *p = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (name_is(&name, ps[i].name)) {
+                p = &ps[i];
+                break;
+            }
+        }
+        if (p == NULL) {
+            proto_err_bad_request(e,
+                                  "query parameter \"%s\" is not supported by %s "
+                                  "(see docs/http-api.md)",
+                                  pname, route);
+            goto out;
+        }
+        if (p->seen) {
+            proto_err_bad_request(e, "query parameter %s is given more than once", pname);
+            goto out;
+        }
+        p->seen = true;
+        switch (p->kind) {
+        case HTTP_QP_U64:
+            rc = http_parse_uint(value.data, value.len, p->max, &p->u);
+            break;
+        case HTTP_QP_I64:
+            rc = http_parse_i64(value.data, value.len, &p->i);
+            break;
+        case HTTP_QP_BOOL:
+            rc = parse_bool(&value, &p->b);
+            break;
+        case HTTP_QP_BYTES:
+            rc = value.len > p->max ? FLO_EINVAL : 0;
+            if (rc == 0) {
+                flo_wbuf_reset(p->bytes);
+                if (flo_wbuf_append(p->bytes, value.data, value.len) < 0) {
+                    proto_err_from_code(e, FLO_ENOMEM);
+                    goto out;
+                }
+            }
+            break;
+        }
+        if (rc < 0) {
+            proto_err_bad_request(e, "query parameter %s must be %s", pname, p->what);
+            goto out;
+        }
+    }
+    if (rc == FLO_ENOMEM) {
+        proto_err_from_code(e, rc);
+        goto out;
+    }
+    if (rc < 0) {
+        proto_err_bad_request(e, "bad percent-escape in the query string: '%%' must be "
+                                 "followed by two hex digits");
         goto out;
     }
     ret = 0;

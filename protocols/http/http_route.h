@@ -36,10 +36,17 @@ enum http_method_e http_method_parse(const char *method);
 const char *http_method_name(enum http_method_e m);
 
 enum http_route_e {
-    HTTP_ROUTE_NONE = 0, /* no route: 404 */
-    HTTP_ROUTE_HEALTHZ,  /* /healthz */
-    HTTP_ROUTE_READYZ,   /* /readyz */
-    HTTP_ROUTE_KV_KEY,   /* /v1/kv/{key} */
+    HTTP_ROUTE_NONE = 0,   /* no route: 404 */
+    HTTP_ROUTE_HEALTHZ,    /* /healthz */
+    HTTP_ROUTE_READYZ,     /* /readyz */
+    HTTP_ROUTE_KV_KEY,     /* /v1/kv/{key} */
+    HTTP_ROUTE_KV_SCAN,    /* /v1/kv (scan) */
+    HTTP_ROUTE_KV_MGET,    /* POST /v1/kv/mget (other methods: the key "mget") */
+    HTTP_ROUTE_KV_TXN,     /* POST /v1/kv/txn (other methods: the key "txn") */
+    HTTP_ROUTE_KV_HISTORY, /* /v1/kv/{key}/history */
+    HTTP_ROUTE_KV_INCR,    /* /v1/kv/{key}/incr */
+    HTTP_ROUTE_KV_TTL,     /* /v1/kv/{key}/ttl */
+    HTTP_ROUTE_KV_JSON,    /* /v1/kv/{key}/json */
 };
 
 /* The parsed request target. */
@@ -72,6 +79,14 @@ int http_pct_decode(const char *s, size_t n, bool plus_is_space, struct flo_wbuf
  */
 int http_route_match(const char *uri, size_t len, struct http_target *t, struct proto_err *e);
 
+/*
+ * The route a method really reaches: POST /v1/kv/mget and POST /v1/kv/txn
+ * are the batch endpoints, every other method on those two paths addresses
+ * the key literally named "mget" / "txn" (HTTP_ROUTE_KV_KEY), so such keys
+ * stay reachable. Any other route is returned unchanged.
+ */
+enum http_route_e http_route_for_method(enum http_route_e route, enum http_method_e m);
+
 /* Iterates "a=1&b=2" pairs; decoded name and value go to caller buffers. */
 struct http_query_iter {
     const char *p;   /* next unread byte */
@@ -91,6 +106,10 @@ int http_query_next(struct http_query_iter *it, struct flo_wbuf *name, struct fl
  */
 int http_parse_uint(const uint8_t *s, size_t n, uint64_t max, uint64_t *out);
 
+/* Strict signed decimal: optional '-', then digits, within int64.
+ * 0 and *out, or FLO_EINVAL. */
+int http_parse_i64(const uint8_t *s, size_t n, int64_t *out);
+
 /* How a GET chooses its response body. */
 enum http_format_e {
     HTTP_FMT_DEFAULT = 0, /* not asked for: decided by the Accept header */
@@ -108,6 +127,14 @@ struct http_kv_params {
     uint32_t wait_ms;  /* clamped to FLO_MAX_BLOCK_MS */
     uint64_t ttl_ms;   /* 0 = no TTL */
     enum http_format_e format;
+    /* Sub-resource and batch routes (parsed with http_query_parse). */
+    bool has_limit, has_delta, has_path, has_cursor, has_prefix;
+    uint64_t limit;         /* history / scan page size */
+    int64_t delta;          /* incr */
+    bool keys_only;         /* scan */
+    struct flo_wbuf path;   /* JSON path (owned) */
+    struct flo_wbuf prefix; /* scan prefix (owned) */
+    struct flo_wbuf cursor; /* scan cursor as sent: base64url text (owned) */
 };
 void http_kv_params_init(struct http_kv_params *p);
 void http_kv_params_free(struct http_kv_params *p);
@@ -121,6 +148,34 @@ void http_kv_params_free(struct http_kv_params *p);
  */
 int http_kv_params_parse(enum http_method_e m, const char *query, size_t len,
                          struct http_kv_params *p, struct proto_err *e);
+
+/* One query parameter a route accepts, for http_query_parse. */
+enum http_qparam_kind_e {
+    HTTP_QP_U64,   /* strict unsigned decimal <= max */
+    HTTP_QP_I64,   /* optional '-' then decimal, within int64 */
+    HTTP_QP_BOOL,  /* true/false/1/0 (an empty value means true) */
+    HTTP_QP_BYTES, /* percent-decoded bytes into *bytes (<= max bytes) */
+};
+struct http_qparam {
+    const char *name;
+    enum http_qparam_kind_e kind;
+    uint64_t max;           /* U64: largest value; BYTES: longest value */
+    const char *what;       /* how to describe a valid value in errors */
+    bool seen;              /* out: the parameter was given */
+    uint64_t u;             /* out: U64 */
+    int64_t i;              /* out: I64 */
+    bool b;                 /* out: BOOL */
+    struct flo_wbuf *bytes; /* BYTES: caller-owned destination */
+};
+
+/*
+ * Parse a query string against a table of accepted parameters. Unknown and
+ * repeated parameters, bad escapes and bad values are 400 with a message
+ * naming the parameter and `route` (e.g. "GET /v1/kv"). Returns 0, or -1
+ * with *e filled.
+ */
+int http_query_parse(const char *query, size_t len, struct http_qparam *ps, size_t n,
+                     const char *route, struct proto_err *e);
 
 /* A parsed If-Match / If-None-Match header. */
 enum http_precond_e {

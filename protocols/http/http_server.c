@@ -126,8 +126,21 @@ static void kick(struct http_server *srv)
 
 /* ---- request contexts ---- */
 
+/* Stop route work in flight (its completion must not run any more) and
+ * free the route's state. Idempotent. */
+static void ext_release(struct http_req *r)
+{
+    if (r->ext_release != NULL) {
+        void (*release)(struct http_req *) = r->ext_release;
+        r->ext_release = NULL;
+        release(r);
+    }
+    r->ext = NULL;
+}
+
 static void req_free(struct http_req *r)
 {
+    ext_release(r);
     if (r->resp) {
         MHD_destroy_response(r->resp);
     }
@@ -215,24 +228,41 @@ static void call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
     struct http_req *r = arg;
     r->call = NULL;
     r->done(r, err, status, body);
+    if (r->state == HTTP_RS_WAITING && r->call != NULL) {
+        return; /* the completion chained another upstream call */
+    }
     req_resume(r);
 }
 
 int http_req_send(struct http_req *r, const struct flo_req *req, uint32_t timeout_ms,
                   unsigned flags, http_done_cb done)
 {
+    bool suspended = r->state == HTTP_RS_WAITING;
     int rc = flo_pool_send(r->srv->ctx->pool, req, timeout_ms, flags, call_cb, r, &r->call);
     if (rc < 0) {
         r->call = NULL;
         return rc;
     }
     r->done = done;
-    r->state = HTTP_RS_WAITING;
-    MHD_suspend_connection(r->conn);
-    if (flags & FLO_SEND_BLOCKING) {
+    if (!suspended) {
+        r->state = HTTP_RS_WAITING;
+        MHD_suspend_connection(r->conn);
+    }
+    if ((flags & FLO_SEND_BLOCKING) && !r->disc_open) {
         disc_start(r);
     }
     return 0;
+}
+
+void http_req_suspend(struct http_req *r)
+{
+    r->state = HTTP_RS_WAITING;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_req_resume(struct http_req *r)
+{
+    req_resume(r);
 }
 
 const char *http_req_header(struct http_req *r, const char *name)
@@ -361,6 +391,20 @@ static const struct http_route_def *route_def(enum http_route_e id)
         return &readyz_route;
     case HTTP_ROUTE_KV_KEY:
         return &http_kv_route;
+    case HTTP_ROUTE_KV_SCAN:
+        return &http_kv_scan_route;
+    case HTTP_ROUTE_KV_MGET:
+        return &http_kv_mget_route;
+    case HTTP_ROUTE_KV_TXN:
+        return &http_kv_txn_route;
+    case HTTP_ROUTE_KV_HISTORY:
+        return &http_kv_history_route;
+    case HTTP_ROUTE_KV_INCR:
+        return &http_kv_incr_route;
+    case HTTP_ROUTE_KV_TTL:
+        return &http_kv_ttl_route;
+    case HTTP_ROUTE_KV_JSON:
+        return &http_kv_json_route;
     case HTTP_ROUTE_NONE:
         break;
     }
@@ -423,6 +467,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         flo_pool_cancel(srv->ctx->pool, r->call);
         r->call = NULL;
     }
+    ext_release(r);
     DL_DELETE(srv->reqs, r);
     srv->nreqs--;
     r->conn = NULL;
@@ -460,6 +505,7 @@ static void headers_phase(struct http_req *r, const char *method)
         http_reply_error(r, &e);
         return;
     }
+    r->target.route = http_route_for_method(r->target.route, r->method);
     r->route = route_def(r->target.route);
     if (r->route == NULL) {
         proto_err_bad_request(&e, "no route for this path (see docs/http-api.md)");
@@ -549,8 +595,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     switch (r->state) {
     case HTTP_RS_NEW:
         headers_phase(r, method);
+        if (r->state == HTTP_RS_REPLIED && r->resp_status == MHD_HTTP_CONTENT_TOO_LARGE) {
+            return queue_reply(r); /* refuse before reading (and before 100-continue) */
+        }
         if (r->state == HTTP_RS_REPLIED) {
-            return queue_reply(r);
+            /* A reply queued before the request is fully read makes MHD close
+             * the connection; wait for the end of the (discarded) body so a
+             * client's bad request does not cost it its keep-alive connection. */
+            return MHD_YES;
         }
         r->state = HTTP_RS_BODY;
         return MHD_YES;
@@ -577,6 +629,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     case HTTP_RS_REPLIED:
+        if (*upload_data_size != 0) {
+            /* The body of a request answered after its headers: count it
+             * against the limit and drop it. */
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            r->body_seen += n;
+            return r->body_seen <= r->srv->ctx->max_body + DISCARD_SLACK ? MHD_YES : MHD_NO;
+        }
         return queue_reply(r);
     }
     return MHD_NO;
@@ -730,6 +790,7 @@ void http_server_close(http_server_t *srv)
             flo_pool_cancel(srv->ctx->pool, r->call);
             r->call = NULL;
         }
+        ext_release(r);
         http_reply_code(r, FLO_ECLOSING);
         disc_stop(r);
         if (r->conn != NULL) {

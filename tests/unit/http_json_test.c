@@ -82,3 +82,61 @@ Test(http_json, payload_rule_text_or_base64)
     assert_buf(&b, "{\"value\":\"/wAB\",\"encoding\":\"base64\"}");
     flo_wbuf_free(&b);
 }
+
+Test(http_json, base64_decode_round_trips_and_refuses_garbage)
+{
+    struct flo_wbuf b;
+    flo_wbuf_init(&b);
+    static const char *const vec[][2] = {
+        {"", ""},           {"Zg==", "f"},         {"Zm8=", "fo"},        {"Zm9v", "foo"},
+        {"Zm9vYg", "foob"}, {"Zm9vYmE=", "fooba"}, {"Zm9vYmFy", "foobar"}};
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        flo_wbuf_reset(&b);
+        cr_assert_eq(http_base64_decode(&b, FLO_BUF_STR(vec[i][0])), 0, "%s", vec[i][0]);
+        assert_buf(&b, vec[i][1]);
+    }
+    static const char *const bad[] = {"Z", "Zm9v!", "Zg=a", "Zh==", "====", "Zm9-"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        flo_wbuf_reset(&b);
+        cr_assert_lt(http_base64_decode(&b, FLO_BUF_STR(bad[i])), 0, "%s", bad[i]);
+    }
+    flo_wbuf_free(&b);
+}
+
+Test(http_json, base64url_is_unpadded_and_url_safe)
+{
+    struct flo_wbuf b, d;
+    flo_wbuf_init(&b);
+    flo_wbuf_init(&d);
+    const uint8_t raw[] = {0xfb, 0xff, 0xfe, 0x00};
+    cr_assert_eq(http_base64url_encode(&b, FLO_BUF(raw, 4)), 0);
+    assert_buf(&b, "-__-AA");
+    cr_assert_eq(http_base64url_decode(&d, flo_wbuf_view(&b)), 0);
+    cr_assert_eq(d.len, 4);
+    cr_assert_eq(memcmp(d.data, raw, 4), 0);
+    flo_wbuf_reset(&d);
+    cr_assert_lt(http_base64url_decode(&d, FLO_BUF_STR("+/")), 0);
+    flo_wbuf_free(&b);
+    flo_wbuf_free(&d);
+}
+
+Test(http_json, arrays_nested_objects_and_scalars)
+{
+    struct flo_wbuf b;
+    struct http_json j;
+    flo_wbuf_init(&b);
+    http_json_init(&j, &b);
+    http_json_begin(&j);
+    http_json_array_begin(&j, "keys");
+    http_json_elem_str(&j, FLO_BUF_STR("a"));
+    http_json_elem_begin(&j);
+    http_json_i64(&j, "n", -5);
+    http_json_bool(&j, "ok", false);
+    http_json_end(&j);
+    http_json_array_end(&j);
+    http_json_raw(&j, "cursor", FLO_BUF_STR("null"));
+    http_json_end(&j);
+    cr_assert_eq(j.err, 0);
+    assert_buf(&b, "{\"keys\":[\"a\",{\"n\":-5,\"ok\":false}],\"cursor\":null}");
+    flo_wbuf_free(&b);
+}

@@ -285,3 +285,92 @@ Test(http_method, parse_and_name)
     cr_assert_eq(http_method_parse("BREW"), HTTP_M_OTHER);
     cr_assert_str_eq(http_method_name(HTTP_M_PUT), "PUT");
 }
+
+/* ---- issue 4: sub-resources, batch routes, query tables ---- */
+
+static int match_n(const char *uri, struct http_target *t, struct proto_err *e)
+{
+    return http_route_match(uri, strlen(uri), t, e);
+}
+
+Test(http_route, sub_resources_and_batch_routes)
+{
+    struct http_target t;
+    struct proto_err e;
+    http_target_init(&t);
+    static const struct {
+        const char *uri;
+        enum http_route_e route;
+        const char *key;
+    } ok[] = {
+        {"/v1/kv", HTTP_ROUTE_KV_SCAN, ""},
+        {"/v1/kv?prefix=a", HTTP_ROUTE_KV_SCAN, ""},
+        {"/v1/kv/mget", HTTP_ROUTE_KV_MGET, "mget"},
+        {"/v1/kv/txn", HTTP_ROUTE_KV_TXN, "txn"},
+        {"/v1/kv/%6Dget", HTTP_ROUTE_KV_KEY, "mget"},
+        {"/v1/kv/a%2Fb/history?limit=2", HTTP_ROUTE_KV_HISTORY, "a/b"},
+        {"/v1/kv/mget/incr", HTTP_ROUTE_KV_INCR, "mget"},
+        {"/v1/kv/k/ttl", HTTP_ROUTE_KV_TTL, "k"},
+        {"/v1/kv/k/json?path=$.a", HTTP_ROUTE_KV_JSON, "k"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        cr_assert_eq(match_n(ok[i].uri, &t, &e), 0, "%s: %s", ok[i].uri, e.message);
+        cr_assert_eq(t.route, ok[i].route, "%s", ok[i].uri);
+        cr_assert_eq(t.key.len, strlen(ok[i].key), "%s", ok[i].uri);
+        cr_assert(t.key.len == 0 || memcmp(t.key.data, ok[i].key, t.key.len) == 0, "%s", ok[i].uri);
+    }
+    cr_assert_eq(match_n("/v1/kv/k/nope", &t, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    cr_assert(strstr(e.message, "history") != NULL, "%s", e.message);
+    cr_assert_eq(match_n("/v1/kv//history", &t, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    cr_assert_eq(match_n("/v1/kv/k/history/x", &t, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    http_target_free(&t);
+}
+
+Test(http_route, batch_paths_are_keys_for_other_methods)
+{
+    cr_assert_eq(http_route_for_method(HTTP_ROUTE_KV_MGET, HTTP_M_POST), HTTP_ROUTE_KV_MGET);
+    cr_assert_eq(http_route_for_method(HTTP_ROUTE_KV_TXN, HTTP_M_POST), HTTP_ROUTE_KV_TXN);
+    enum http_method_e others[] = {HTTP_M_GET, HTTP_M_HEAD, HTTP_M_PUT, HTTP_M_DELETE};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(http_route_for_method(HTTP_ROUTE_KV_MGET, others[i]), HTTP_ROUTE_KV_KEY);
+        cr_assert_eq(http_route_for_method(HTTP_ROUTE_KV_TXN, others[i]), HTTP_ROUTE_KV_KEY);
+    }
+    cr_assert_eq(http_route_for_method(HTTP_ROUTE_KV_INCR, HTTP_M_GET), HTTP_ROUTE_KV_INCR);
+}
+
+Test(http_query, table_parses_types_and_refuses_the_rest)
+{
+    struct flo_wbuf prefix;
+    struct proto_err e;
+    flo_wbuf_init(&prefix);
+    struct http_qparam ps[] = {
+        {.name = "limit", .kind = HTTP_QP_U64, .max = 1000, .what = "1..1000"},
+        {.name = "delta", .kind = HTTP_QP_I64, .what = "an integer"},
+        {.name = "keys_only", .kind = HTTP_QP_BOOL, .what = "true or false"},
+        {.name = "prefix", .kind = HTTP_QP_BYTES, .max = 4, .what = "short", .bytes = &prefix},
+    };
+    const char *q = "limit=10&delta=-9223372036854775808&keys_only&prefix=a%00b";
+    cr_assert_eq(http_query_parse(q, strlen(q), ps, 4, "GET /x", &e), 0, "%s", e.message);
+    cr_assert_eq(ps[0].u, 10);
+    cr_assert_eq(ps[1].i, INT64_MIN);
+    cr_assert(ps[2].seen && ps[2].b);
+    cr_assert_eq(prefix.len, 3);
+    cr_assert_eq(memcmp(prefix.data, "a\0b", 3), 0);
+
+    static const char *const bad[] = {
+        "limit=1001",   "limit=-1", "delta=9223372036854775808", "delta=1e3", "keys_only=yes",
+        "prefix=abcde", "other=1",  "limit=1&limit=2",           "limit=%zz",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (size_t k = 0; k < 4; k++) {
+            ps[k].seen = false;
+        }
+        cr_assert_eq(http_query_parse(bad[i], strlen(bad[i]), ps, 4, "GET /x", &e), -1, "%s",
+                     bad[i]);
+        cr_assert_eq(e.http_status, 400);
+    }
+    flo_wbuf_free(&prefix);
+}

@@ -51,6 +51,18 @@ Test(proto_err, not_implemented_says_upstream_lacks_it)
     cr_assert(strstr(e.message, "not supported by the upstream Flo server") != NULL);
 }
 
+Test(proto_err, not_yet_implemented_handler_is_also_unsupported)
+{
+    struct proto_err e;
+    proto_err_from_status(&e, FLO_STATUS_BAD_REQUEST,
+                          FLO_BUF_STR("dlq requeue not yet implemented"));
+    cr_assert_eq(e.http_status, 501);
+    cr_assert_str_eq(e.code, "not_supported");
+    cr_assert(strstr(e.message, "dlq requeue not yet implemented") != NULL);
+    proto_err_from_status(&e, FLO_STATUS_BAD_REQUEST, FLO_BUF_STR("queue name is required"));
+    cr_assert_eq(e.http_status, 400, "other bad requests stay 400");
+}
+
 Test(proto_err, statuses_map_as_the_design_table_says)
 {
     struct {

@@ -243,6 +243,31 @@ Test(sc_config, pool_bounds)
     sc_config_free(&c);
 }
 
+Test(sc_config, longpoll_pool_default_flag_env_and_bounds)
+{
+    struct sc_config c;
+    char *argv[] = {"flo-sidecar", "--dev"};
+    cr_assert_eq(sc_config_parse(&c, ARGC(argv), argv, err, sizeof(err)), SC_CONFIG_RUN, "%s", err);
+    cr_assert_eq(c.longpoll_pool, SC_DEFAULT_LONGPOLL_POOL);
+    sc_config_free(&c);
+    char *flag[] = {"flo-sidecar", "--dev", "--longpoll-pool=8"};
+    cr_assert_eq(sc_config_parse(&c, ARGC(flag), flag, err, sizeof(err)), SC_CONFIG_RUN, "%s", err);
+    cr_assert_eq(c.longpoll_pool, 8);
+    sc_config_free(&c);
+    setenv("FLO_SIDECAR_LONGPOLL_POOL", "3", 1);
+    cr_assert_eq(sc_config_parse(&c, ARGC(argv), argv, err, sizeof(err)), SC_CONFIG_RUN, "%s", err);
+    cr_assert_eq(c.longpoll_pool, 3);
+    sc_config_free(&c);
+    unsetenv("FLO_SIDECAR_LONGPOLL_POOL");
+    static char *const bad[] = {"0", "65", "x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *b[] = {"flo-sidecar", "--dev", "--longpoll-pool", bad[i]};
+        cr_assert_eq(sc_config_parse(&c, ARGC(b), b, err, sizeof(err)), -1, "'%s' accepted",
+                     bad[i]);
+        cr_assert(strstr(err, "--longpoll-pool"), "%s", err);
+    }
+}
+
 Test(sc_config, namespace_limits)
 {
     struct sc_config c;
