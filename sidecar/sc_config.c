@@ -55,7 +55,7 @@ static const struct opt_def opts[O_COUNT] = {
     [O_NAMESPACE] = {"namespace", "FLO_SIDECAR_NAMESPACE", NULL, "NS", SC_DEFAULT_NAMESPACE,
                      "default Flo namespace (1-255 bytes)"},
     [O_POOL] = {"pool", "FLO_SIDECAR_POOL", NULL, "N", "2",
-                "pipelined connections per upstream address (1-1024)"},
+                "pipelined connections per upstream address (1-192)"},
     [O_LONGPOLL_POOL] = {"longpoll-pool", "FLO_SIDECAR_LONGPOLL_POOL", NULL, "N", "4",
                          "connections per upstream address reserved for long-polls (block_ms / "
                          "wait_ms), each carrying up to 4096 waiting requests (1-64)"},

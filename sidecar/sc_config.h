@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define SC_ADDR_MAX          300  /* "host:port" incl. brackets and NUL */
-#define SC_MAX_UPSTREAMS     64   /* addresses in --upstream */
-#define SC_POOL_MAX          1024 /* --pool upper bound (connections per address) */
+#define SC_ADDR_MAX      300 /* "host:port" incl. brackets and NUL */
+#define SC_MAX_UPSTREAMS 64  /* addresses in --upstream */
+/* --pool upper bound: with --longpoll-pool at its maximum (64) this stays
+ * within the pool's 256 connections per address. */
+#define SC_POOL_MAX          192
 #define SC_DEFAULT_HTTP      "127.0.0.1:9080"
 #define SC_DEFAULT_RESP      "127.0.0.1:6379"
 #define SC_DEFAULT_NAMESPACE "default"

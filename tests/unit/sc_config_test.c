@@ -225,7 +225,7 @@ Test(sc_config, listen_port_zero_allowed)
 Test(sc_config, pool_bounds)
 {
     struct sc_config c;
-    static char *const bad[] = {"0", "-1", "1025", "2x", "", "99999999999999999999999"};
+    static char *const bad[] = {"0", "-1", "193", "1025", "2x", "", "99999999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *argv[] = {"flo-sidecar", "--dev", "--pool", bad[i]};
         char flag[64];
@@ -237,9 +237,9 @@ Test(sc_config, pool_bounds)
         cr_assert_eq(r, -1, "pool '%s' accepted", bad[i]);
         cr_assert(strstr(err, "--pool"), "%s", err);
     }
-    char *ok[] = {"flo-sidecar", "--dev", "--pool", "1024"};
+    char *ok[] = {"flo-sidecar", "--dev", "--pool", "192", "--longpoll-pool", "64"};
     cr_assert_eq(sc_config_parse(&c, ARGC(ok), ok, err, sizeof(err)), SC_CONFIG_RUN);
-    cr_assert_eq(c.pool, 1024);
+    cr_assert_eq(c.pool, 192);
     sc_config_free(&c);
 }
 
