@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "dev_kv.h"
+#include "dev_queue.h"
 #include "dev_server.h"
 #include "flo/flo_buf.h"
 #include "flo/flo_codec.h"
@@ -85,6 +86,9 @@ struct dev_server {
     struct dev_waits waits;      /* deferred requests */
     struct dev_kv *kv;           /* the KV engine, owned */
     struct dev_txn *txns;        /* open KV transactions (uthash by id), owned */
+    struct dev_queues *queues;   /* the queue engine, owned */
+    uv_timer_t queue_timer;      /* fires at the queue engine's next delay/lease deadline */
+    uint64_t queue_timer_due;    /* deadline queue_timer is armed for, UINT64_MAX = stopped */
     uint64_t next_txn_id;        /* last transaction id handed out */
     dev_op_fn ops[DEV_OP_SLOTS]; /* op code -> handler; NULL = not implemented */
     char *api_key;               /* owned copy, NULL = AUTH not implemented */
@@ -144,6 +148,15 @@ void dev__dispatch(struct dev_conn *c, const struct dev_req *r);
 void dev__kv_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__txn_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__kv_json_register(dev_op_fn ops[DEV_OP_SLOTS]);
+void dev__queue_register(dev_op_fn ops[DEV_OP_SLOTS]);
+
+/* ---- queue glue (dev_queue_ops.c) ---- */
+
+/* Start the queue deadline timer (counts in srv->handles_open; the engine
+ * srv->queues must exist). */
+void dev__queue_init(struct dev_server *srv);
+/* Close the queue timer; the engine is freed with the server. */
+void dev__queue_close(struct dev_server *srv);
 
 /* ---- KV glue (dev_kv_ops.c, dev_kv_txn.c) ---- */
 

@@ -54,6 +54,7 @@ void dev__server_handle_closed(struct dev_server *srv)
     }
     dev__txn_free_all(srv);
     dev_kv_free(srv->kv);
+    dev_queues_free(srv->queues);
     free(srv->api_key);
     free(srv);
 }
@@ -446,10 +447,21 @@ int dev_server_new(uv_loop_t *loop, const struct dev_config *cfg, dev_server_t *
         free(srv);
         return rc;
     }
+    /* Queue timestamps (enqueued_at_ms, lease deadlines) are Unix ms: the
+     * loop's monotonic clock plus this offset. */
+    uv_timeval64_t tv;
+    int64_t wall = uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
+    rc = dev_queues_new(wall - (int64_t)uv_now(loop), &srv->queues);
+    if (rc != 0) {
+        dev_kv_free(srv->kv);
+        free(srv);
+        return rc;
+    }
     if (cfg->api_key != NULL) {
         srv->api_key_len = strlen(cfg->api_key);
         srv->api_key = strdup(cfg->api_key);
         if (srv->api_key == NULL) {
+            dev_queues_free(srv->queues);
             dev_kv_free(srv->kv);
             free(srv);
             return FLO_ENOMEM;
@@ -483,6 +495,7 @@ int dev_server_new(uv_loop_t *loop, const struct dev_config *cfg, dev_server_t *
     srv->handles_open++; /* started by mark_dirty when a reply is queued */
 
     (void)dev__wait_init(srv); /* uv_timer_init cannot fail */
+    dev__queue_init(srv);
     *out = srv;
     return 0;
 }
@@ -507,4 +520,5 @@ void dev_server_close(dev_server_t *srv)
     uv_prepare_stop(&srv->flush);
     uv_close((uv_handle_t *)&srv->flush, server_handle_closed_cb);
     dev__wait_close(srv);
+    dev__queue_close(srv);
 }

@@ -604,7 +604,7 @@ Test(devserver, reserved_keys_are_denied)
 Test(devserver, unknown_and_out_of_table_ops_are_not_implemented)
 {
     int fd = cx();
-    const uint16_t ops[] = {0x0FF, 0x400, 0xFFFF, FLO_OP_QUEUE_ENQUEUE, FLO_OP_AUTH};
+    const uint16_t ops[] = {0x0FF, 0x400, 0xFFFF, FLO_OP_QUEUE_FAIL_AUTO, FLO_OP_AUTH};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         struct rsp r = call(fd, ops[i], "default", "k", FLO_BUF_NULL, FLO_BUF_NULL);
         expect(&r, FLO_STATUS_INTERNAL, "not implemented");
