@@ -299,3 +299,90 @@ int flo_queue_info_put(struct flo_wbuf *b, const struct flo_queue_info *q)
     }
     return rc;
 }
+
+/* ---- batch enqueue and touch (flo-dev layouts) ---- */
+
+int flo_queue_batch_value(struct flo_wbuf *v, const struct flo_queue_batch_msg *msgs, size_t n)
+{
+    if (n == 0 || n > FLO_QUEUE_MAX_BATCH) {
+        return FLO_EINVAL;
+    }
+    int rc = flo_wbuf_u32(v, (uint32_t)n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = flo_wbuf_str32(v, msgs[i].payload.ptr, msgs[i].payload.len);
+        if (rc == 0) {
+            rc = flo_wbuf_u8(v, msgs[i].priority);
+        }
+    }
+    return rc;
+}
+
+static int batch_msg_read(struct flo_cur *c, void *out)
+{
+    struct flo_queue_batch_msg *m = out;
+    flo_cur_str32(c, &m->payload);
+    flo_cur_u8(c, &m->priority);
+    return c->err;
+}
+
+int flo_queue_batch_begin(flo_buf_t value, struct flo_queue_batch_iter *it, uint32_t *count)
+{
+    struct flo_queue_batch_msg scratch;
+    *count = 0;
+    it->remaining = 0;
+    if (value.len >= 4) {
+        uint32_t n = flo_ld32(value.ptr);
+        if (n == 0) {
+            return FLO_EINVAL;
+        }
+        if (n > FLO_QUEUE_MAX_BATCH) {
+            return FLO_ELIMIT;
+        }
+    }
+    return flo__list_begin(value, &it->cur, &it->remaining, count, batch_msg_read, &scratch,
+                           FLO__LIST_EXACT);
+}
+
+int flo_queue_batch_next(struct flo_queue_batch_iter *it, struct flo_queue_batch_msg *m)
+{
+    return flo__list_next(&it->cur, &it->remaining, batch_msg_read, m);
+}
+
+int flo_queue_dec_batch(flo_buf_t body, uint32_t *count, flo_buf_t *seqs)
+{
+    struct flo_cur c;
+    flo_cur_init(&c, body);
+    uint32_t n = 0;
+    flo_cur_u32(&c, &n);
+    if (c.err == 0 && (uint64_t)n * 8 != c.left) {
+        return (uint64_t)n * 8 > c.left ? FLO_ETRUNC : FLO_EMALFORMED;
+    }
+    flo_cur_bytes(&c, (size_t)n * 8, seqs);
+    if (c.err != 0) {
+        return c.err;
+    }
+    *count = n;
+    return 0;
+}
+
+int flo_queue_batch_reply_put(struct flo_wbuf *b, const uint64_t *seqs, size_t n)
+{
+    int rc = flo_wbuf_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = flo_wbuf_u64(b, seqs[i]);
+    }
+    return rc;
+}
+
+int flo_queue_dec_touch(flo_buf_t body, int64_t *lease_deadline_ms)
+{
+    struct flo_cur c;
+    uint64_t v = 0;
+    flo_cur_init(&c, body);
+    flo_cur_u64(&c, &v);
+    int rc = flo__ops_end(&c);
+    if (rc == 0) {
+        *lease_deadline_ms = (int64_t)v;
+    }
+    return rc;
+}

@@ -24,10 +24,10 @@
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
 
-#define WAIT_TAG_QUEUE    'Q'           /* waiter key family tag */
-#define MAX_OK_BODY       (256u * 1024) /* largest OK body the real server sends */
-#define BATCH_MAX         1000          /* messages of one batch enqueue */
-#define DLQ_DEFAULT_COUNT 100           /* dlq_list page without a count option */
+#define WAIT_TAG_QUEUE    'Q'                 /* waiter key family tag */
+#define MAX_OK_BODY       (256u * 1024)       /* largest OK body the real server sends */
+#define BATCH_MAX         FLO_QUEUE_MAX_BATCH /* messages of one batch enqueue */
+#define DLQ_DEFAULT_COUNT 100                 /* dlq_list page without a count option */
 #define STATS_BODY        FLO_QUEUE_STATS_SIZE
 
 static const char oom_msg[] = "internal error: out of memory";
@@ -191,34 +191,27 @@ static void op_enqueue(struct dev_conn *c, const struct dev_req *r)
 static size_t parse_batch(flo_buf_t value, const struct dev_queue_new_msg *defaults,
                           struct dev_queue_new_msg *msgs, const char **msg)
 {
-    static const char malformed[] = "batch enqueue: malformed batch (expected [count u32] then "
-                                    "[payload_len u32][payload][priority u8] per message)";
-    struct flo_cur cur;
-    flo_cur_init(&cur, value);
+    struct flo_queue_batch_iter it;
+    struct flo_queue_batch_msg m;
     uint32_t count;
-    if (flo_cur_u32(&cur, &count) != 0) {
-        *msg = malformed;
-        return 0;
-    }
-    if (count == 0) {
+    int rc = flo_queue_batch_begin(value, &it, &count);
+    if (rc == FLO_EINVAL) {
         *msg = "batch enqueue: the batch is empty";
         return 0;
     }
-    if (count > BATCH_MAX) {
+    if (rc == FLO_ELIMIT) {
         *msg = "batch enqueue: more than 1000 messages in one batch";
         return 0;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        msgs[i] = *defaults;
-        if (flo_cur_str32(&cur, &msgs[i].payload) != 0 ||
-            flo_cur_u8(&cur, &msgs[i].priority) != 0) {
-            *msg = malformed;
-            return 0;
-        }
-    }
-    if (flo_cur_rest(&cur).len != 0) {
-        *msg = malformed;
+    if (rc != 0) {
+        *msg = "batch enqueue: malformed batch (expected [count u32] then "
+               "[payload_len u32][payload][priority u8] per message)";
         return 0;
+    }
+    for (uint32_t i = 0; flo_queue_batch_next(&it, &m) == 1; i++) {
+        msgs[i] = *defaults;
+        msgs[i].payload = m.payload;
+        msgs[i].priority = m.priority;
     }
     return count;
 }
@@ -259,10 +252,7 @@ static void op_batch_enqueue(struct dev_conn *c, const struct dev_req *r)
         dev__reply_text(c, r->id, st, msg);
         goto out;
     }
-    int rc = flo_wbuf_u32(&b, (uint32_t)n);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = flo_wbuf_u64(&b, seqs[i]);
-    }
+    int rc = flo_queue_batch_reply_put(&b, seqs, n);
     if (rc != 0) {
         dev__reply_text(c, r->id, FLO_STATUS_INTERNAL, oom_msg);
     } else {

@@ -130,6 +130,36 @@ int flo_queue_msg_put(struct flo_wbuf *b, const struct flo_queue_msg *m);
 /* enqueue reply [seq u64]; purge reply [removed u32]. */
 int flo_queue_dec_enqueue(flo_buf_t body, uint64_t *seq);
 int flo_queue_dec_purge(flo_buf_t body, uint32_t *removed);
+/*
+ * batch enqueue 0x17E. No server read defines it (a real server answers 9
+ * "not implemented"); this is flo-dev's layout, documented in docs/flo-dev.md:
+ * value [count u32]([payload str32][priority u8])*, 1..FLO_QUEUE_MAX_BATCH
+ * messages; reply [count u32][seq u64 x count] in batch order.
+ */
+#define FLO_QUEUE_MAX_BATCH 1000
+struct flo_queue_batch_msg {
+    flo_buf_t payload;
+    uint8_t priority;
+};
+/* FLO_EINVAL if n is 0 or over FLO_QUEUE_MAX_BATCH. */
+int flo_queue_batch_value(struct flo_wbuf *v, const struct flo_queue_batch_msg *msgs, size_t n);
+/* Server side: validate the whole value (FLO_ETRUNC / FLO_EMALFORMED for a bad
+ * layout, FLO_EINVAL for an empty batch, FLO_ELIMIT for more than the max),
+ * then iterate. _next returns 1 with *m, 0 at the end. */
+struct flo_queue_batch_iter {
+    struct flo_cur cur;
+    uint32_t remaining;
+};
+int flo_queue_batch_begin(flo_buf_t value, struct flo_queue_batch_iter *it, uint32_t *count);
+int flo_queue_batch_next(struct flo_queue_batch_iter *it, struct flo_queue_batch_msg *m);
+/* Reply: *seqs views count u64 values; read the i-th with flo_ld64(ptr + 8*i). */
+int flo_queue_dec_batch(flo_buf_t body, uint32_t *count, flo_buf_t *seqs);
+int flo_queue_batch_reply_put(struct flo_wbuf *b, const uint64_t *seqs, size_t n);
+
+/* touch 0x17D / extend_lease 0x173 reply (flo-dev): [lease_deadline_ms i64],
+ * Unix milliseconds. A real server answers 9 "not implemented". */
+int flo_queue_dec_touch(flo_buf_t body, int64_t *lease_deadline_ms);
+
 /* dlq_list summary reply of a real server: exactly [count u32 = 0][total u64].
  * FLO_EMALFORMED if the body is not that (then it is a message list). */
 int flo_queue_dec_dlq_summary(flo_buf_t body, uint64_t *dlq_total);
