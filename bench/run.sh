@@ -5,6 +5,8 @@
 #   RESP  redis-benchmark SET/GET, pipeline 1 and 16, against
 #         redis-server direct, twemproxy -> redis-server, flo-sidecar -> flo-dev
 #   HTTP  wrk GET/PUT against webdis -> redis-server and the sidecar's /v1/kv
+#   QUEUE bench/queue_client: HTTP enqueue -> dequeue -> ack cycles (messages/s)
+#         through the sidecar's /v1/queues (no peer: webdis has no leases)
 #   RSS   idle VmRSS of flo-sidecar (with an upstream, before any traffic)
 #
 # Everything listens on 127.0.0.1 on free ports; every process started here is
@@ -52,9 +54,11 @@ for t in redis-server redis-cli redis-benchmark nutcracker webdis wrk timeout; d
 done
 SIDECAR="$BUILD_DIR/flo-sidecar"
 FLODEV="$BUILD_DIR/flo-dev"
+QCLIENT="$BUILD_DIR/bench/queue_client"
 if [ "$PEERS_ONLY" != 1 ]; then
     [ -x "$SIDECAR" ] || die "$SIDECAR not built; run: make build (or set FLO_BUILD)"
     [ -x "$FLODEV" ] || die "$FLODEV not built; run: make build (or set FLO_BUILD)"
+    [ -x "$QCLIENT" ] || die "$QCLIENT not built; run: make build (or set FLO_BUILD)"
 fi
 
 # --- process bookkeeping --------------------------------------------------------
@@ -318,6 +322,33 @@ run_wrk() {
     echo "$workload|$target|$rps|$(to_ms "$p50")|$(to_ms "$p99")|$errs|$(us_per_req $((c1 - c0)) "$nreq")" >>"$RESULTS"
 }
 
+# HTTP queue cycles: CLIENTS threads, each on its own keep-alive connection
+# and queue, loop enqueue -> dequeue -> ack for SECS seconds. One result =
+# one acked message (three HTTP requests); latencies are per cycle.
+run_queue() {
+    local target="$1" port="$2" pids="$3" out="$TMP/queue-$1"
+    log "queue_client enqueue->dequeue->ack -> $target ($SECS s)"
+    local c0 c1
+    # shellcheck disable=SC2086
+    c0="$(cpu_ticks $pids)"
+    if ! timeout $((SECS + 60)) "$QCLIENT" 127.0.0.1 "$port" "$CLIENTS" "$SECS" "${#BODY}" \
+        >"$out" 2>&1; then
+        tail -n 5 "$out" >&2 || true
+        die "queue_client against $target failed"
+    fi
+    # shellcheck disable=SC2086
+    c1="$(cpu_ticks $pids)"
+    local line rate p50 p99 errs msgs
+    line="$(grep '^DONE ' "$out")" || die "could not parse queue_client output: $(head -c 300 "$out")"
+    msgs="$(sed -n 's/.* msgs=\([0-9]*\).*/\1/p' <<<"$line")"
+    rate="$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' <<<"$line")"
+    p50="$(sed -n 's/.* p50_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
+    p99="$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$line")"
+    errs="$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")"
+    [ -n "$msgs" ] && [ -n "$rate" ] && [ -n "$errs" ] || die "bad queue_client line: $line"
+    echo "HTTP queue enq+deq+ack|$target|$rate|$p50|$p99|$errs|$(us_per_req $((c1 - c0)) "$msgs")" >>"$RESULTS"
+}
+
 # wrk Lua scripts for PUT: same small body for both targets.
 cat >"$TMP/put.lua" <<EOF
 wrk.method = "PUT"
@@ -347,6 +378,7 @@ for round in $(seq 1 "$ROUNDS"); do
     run_wrk "HTTP PUT" webdis "$WEBDIS_PID $REDIS_PID" "http://127.0.0.1:$WEBDIS_PORT/SET/$BENCHKEY" "$TMP/put.lua"
     if [ "$PEERS_ONLY" != 1 ]; then
         run_wrk "HTTP PUT" flo-sidecar "$SC_PID $FLODEV_PID" "http://127.0.0.1:$SC_HTTP/v1/kv/$BENCHKEY" "$TMP/put.lua"
+        run_queue flo-sidecar "$SC_HTTP" "$SC_PID $FLODEV_PID"
     fi
 done
 
@@ -409,6 +441,8 @@ OUTFILE="$ROOT/bench/out/results-$STAMP.md"
     echo
     echo "sidecar/peer = flo-sidecar requests/s divided by this row's requests/s (> 1.00x: the sidecar is faster)."
     echo "errors: RESP = seconds in which redis-benchmark saw an error reply; HTTP = non-2xx answers + socket errors."
+    echo "HTTP queue enq+deq+ack: requests/s column = messages/s, one message = enqueue + dequeue + ack" \
+        "(3 HTTP requests, bench/queue_client, one queue per connection); p50/p99 per cycle; CPU per message."
     echo "server CPU us/req: user+system CPU of the serving processes (proxy + its backend: twemproxy+redis," \
         "webdis+redis, flo-sidecar+flo-dev; redis alone for redis) divided by requests, from the median round."
     echo

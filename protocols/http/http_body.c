@@ -42,7 +42,8 @@ static bool has_nul_escape(flo_buf_t t)
     return false;
 }
 
-int http_body_json(flo_buf_t body, bool allow_empty, cJSON **out, struct proto_err *e)
+/* Parse one JSON value of any type (checks shared by the two entry points). */
+static int parse_doc(flo_buf_t body, bool allow_empty, cJSON **out, struct proto_err *e)
 {
     *out = NULL;
     size_t n = body.len;
@@ -72,13 +73,27 @@ int http_body_json(flo_buf_t body, bool allow_empty, cJSON **out, struct proto_e
         proto_err_bad_request(e, "request body is not valid JSON (error near byte %zu)", at);
         return -1;
     }
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
+    *out = doc;
+    return 0;
+}
+
+int http_body_json(flo_buf_t body, bool allow_empty, cJSON **out, struct proto_err *e)
+{
+    if (parse_doc(body, allow_empty, out, e) < 0) {
+        return -1;
+    }
+    if (*out != NULL && !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
         proto_err_bad_request(e, "request body must be a JSON object");
         return -1;
     }
-    *out = doc;
     return 0;
+}
+
+int http_body_json_value(flo_buf_t body, cJSON **out, struct proto_err *e)
+{
+    return parse_doc(body, false, out, e);
 }
 
 int http_body_valid_json(flo_buf_t text, struct proto_err *e)

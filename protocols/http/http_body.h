@@ -21,6 +21,9 @@
  * travel base64-encoded). The caller owns *out (cJSON_Delete).
  */
 int http_body_json(flo_buf_t body, bool allow_empty, cJSON **out, struct proto_err *e);
+/* Like http_body_json for a body that may be any JSON value (an object or
+ * an array: the queue enqueue route takes either). Empty is 400. */
+int http_body_json_value(flo_buf_t body, cJSON **out, struct proto_err *e);
 /* Check that `text` is exactly one JSON value of any type (a document to
  * store), with only whitespace after it. */
 int http_body_valid_json(flo_buf_t text, struct proto_err *e);

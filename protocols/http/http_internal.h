@@ -159,6 +159,21 @@ extern const struct http_route_def http_kv_mget_route;
 /* POST /v1/kv/txn (http_kv_txn.c). */
 extern const struct http_route_def http_kv_txn_route;
 
+/* The queue routes: list, stats, messages (enqueue / purge), dequeue, peek,
+ * dlq (http_queue.c); ack, nack, touch, dlq/requeue, dlq/delete
+ * (http_queue_seq.c). */
+extern const struct http_route_def http_queue_list_route;
+extern const struct http_route_def http_queue_stats_route;
+extern const struct http_route_def http_queue_messages_route;
+extern const struct http_route_def http_queue_dequeue_route;
+extern const struct http_route_def http_queue_peek_route;
+extern const struct http_route_def http_queue_dlq_route;
+extern const struct http_route_def http_queue_ack_route;
+extern const struct http_route_def http_queue_nack_route;
+extern const struct http_route_def http_queue_touch_route;
+extern const struct http_route_def http_queue_dlq_requeue_route;
+extern const struct http_route_def http_queue_dlq_delete_route;
+
 /* ---- shared by the KV route files ---- */
 
 #define HTTP_NS_HEADER "X-Flo-Namespace"

@@ -184,6 +184,17 @@ void http_json_elem_str(struct http_json *j, flo_buf_t s)
     put_c(j, '"');
 }
 
+void http_json_elem_u64(struct http_json *j, uint64_t v)
+{
+    char buf[U64_DEC_MAX];
+    int n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+    if (j->need_comma) {
+        put_c(j, ',');
+    }
+    j->need_comma = true;
+    put(j, buf, (size_t)n);
+}
+
 void http_json_payload(struct http_json *j, const char *name, const char *enc_name, flo_buf_t p)
 {
     if (proto_utf8_valid(p)) {

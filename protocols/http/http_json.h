@@ -51,6 +51,8 @@ void http_json_array_end(struct http_json *j);
 void http_json_elem_begin(struct http_json *j);
 /* A string element of the current array (bytes must be valid UTF-8). */
 void http_json_elem_str(struct http_json *j, flo_buf_t s);
+/* A number element of the current array. */
+void http_json_elem_u64(struct http_json *j, uint64_t v);
 
 /* Append standard base64 (RFC 4648, padded) of p to out. 0 or FLO_ENOMEM. */
 int http_base64_encode(struct flo_wbuf *out, flo_buf_t p);

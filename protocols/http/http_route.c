@@ -15,6 +15,8 @@
 #define KV_PREFIX       "/v1/kv/"
 #define KV_PREFIX_LEN   (sizeof(KV_PREFIX) - 1)
 #define MAX_UINT_DIGITS 20 /* digits of UINT64_MAX */
+#define Q_PREFIX        "/v1/queues/"
+#define Q_PREFIX_LEN    (sizeof(Q_PREFIX) - 1)
 
 static const char *const method_names[] = {
     [HTTP_M_GET] = "GET",         [HTTP_M_HEAD] = "HEAD",     [HTTP_M_PUT] = "PUT",
@@ -120,6 +122,73 @@ static enum http_route_e sub_route(const char *sub, size_t len)
     return HTTP_ROUTE_NONE;
 }
 
+/* The sub-resource after "{q}/", HTTP_ROUTE_NONE if unknown. */
+static enum http_route_e queue_sub_route(const char *sub, size_t len)
+{
+    static const struct {
+        const char *name;
+        enum http_route_e route;
+    } subs[] = {
+        {"messages", HTTP_ROUTE_QUEUE_MESSAGES},
+        {"dequeue", HTTP_ROUTE_QUEUE_DEQUEUE},
+        {"peek", HTTP_ROUTE_QUEUE_PEEK},
+        {"ack", HTTP_ROUTE_QUEUE_ACK},
+        {"nack", HTTP_ROUTE_QUEUE_NACK},
+        {"touch", HTTP_ROUTE_QUEUE_TOUCH},
+        {"dlq", HTTP_ROUTE_QUEUE_DLQ},
+        {"dlq/requeue", HTTP_ROUTE_QUEUE_DLQ_REQUEUE},
+        {"dlq/delete", HTTP_ROUTE_QUEUE_DLQ_DELETE},
+    };
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (path_is(sub, len, subs[i].name)) {
+            return subs[i].route;
+        }
+    }
+    return HTTP_ROUTE_NONE;
+}
+
+/* /v1/queues/{q}[/sub]: seg is what follows the prefix. */
+static int match_queue(const char *seg, size_t seglen, struct http_target *t, struct proto_err *e)
+{
+    enum http_route_e route = HTTP_ROUTE_QUEUE;
+    const char *slash = memchr(seg, '/', seglen);
+    if (slash != NULL) {
+        const char *sub = slash + 1;
+        route = queue_sub_route(sub, seglen - (size_t)(sub - seg));
+        if (route == HTTP_ROUTE_NONE) {
+            proto_err_bad_request(e, "no route for this path; sub-resources of a queue are "
+                                     "messages, dequeue, peek, ack, nack, touch, dlq, "
+                                     "dlq/requeue and dlq/delete; if '/' is part of the queue "
+                                     "name, percent-encode it as %%2F");
+            e->http_status = 404;
+            e->code = "not_found";
+            return -1;
+        }
+        seglen = (size_t)(slash - seg);
+    }
+    if (seglen == 0) {
+        proto_err_bad_request(e, "missing queue name: use /v1/queues/{queue} with a non-empty, "
+                                 "percent-encoded name (GET /v1/queues without a trailing '/' "
+                                 "lists queues)");
+        return -1;
+    }
+    int rc = http_pct_decode(seg, seglen, false, &t->key);
+    if (rc == FLO_ENOMEM) {
+        proto_err_from_code(e, rc);
+        return -1;
+    }
+    if (rc < 0) {
+        proto_err_bad_request(e, "bad percent-escape in queue name: '%%' must be followed by "
+                                 "two hex digits");
+        return -1;
+    }
+    if (proto_check_key(flo_wbuf_view(&t->key), e) < 0) {
+        return -1;
+    }
+    t->route = route;
+    return 0;
+}
+
 enum http_route_e http_route_for_method(enum http_route_e route, enum http_method_e m)
 {
     if ((route == HTTP_ROUTE_KV_MGET || route == HTTP_ROUTE_KV_TXN) && m != HTTP_M_POST) {
@@ -153,6 +222,13 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
     if (path_is(uri, plen, "/v1/kv")) {
         t->route = HTTP_ROUTE_KV_SCAN;
         return 0;
+    }
+    if (path_is(uri, plen, "/v1/queues")) {
+        t->route = HTTP_ROUTE_QUEUES;
+        return 0;
+    }
+    if (plen >= Q_PREFIX_LEN && memcmp(uri, Q_PREFIX, Q_PREFIX_LEN) == 0) {
+        return match_queue(uri + Q_PREFIX_LEN, plen - Q_PREFIX_LEN, t, e);
     }
     if (plen >= KV_PREFIX_LEN && memcmp(uri, KV_PREFIX, KV_PREFIX_LEN) == 0) {
         const char *seg = uri + KV_PREFIX_LEN;

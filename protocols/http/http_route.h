@@ -47,12 +47,24 @@ enum http_route_e {
     HTTP_ROUTE_KV_INCR,    /* /v1/kv/{key}/incr */
     HTTP_ROUTE_KV_TTL,     /* /v1/kv/{key}/ttl */
     HTTP_ROUTE_KV_JSON,    /* /v1/kv/{key}/json */
+    /* Queues (issue 5); {q} is decoded into http_target.key like a KV key. */
+    HTTP_ROUTE_QUEUES,            /* /v1/queues (list) */
+    HTTP_ROUTE_QUEUE,             /* /v1/queues/{q} (stats) */
+    HTTP_ROUTE_QUEUE_MESSAGES,    /* /v1/queues/{q}/messages (enqueue, purge) */
+    HTTP_ROUTE_QUEUE_DEQUEUE,     /* /v1/queues/{q}/dequeue */
+    HTTP_ROUTE_QUEUE_PEEK,        /* /v1/queues/{q}/peek */
+    HTTP_ROUTE_QUEUE_ACK,         /* /v1/queues/{q}/ack */
+    HTTP_ROUTE_QUEUE_NACK,        /* /v1/queues/{q}/nack */
+    HTTP_ROUTE_QUEUE_TOUCH,       /* /v1/queues/{q}/touch */
+    HTTP_ROUTE_QUEUE_DLQ,         /* /v1/queues/{q}/dlq (list) */
+    HTTP_ROUTE_QUEUE_DLQ_REQUEUE, /* /v1/queues/{q}/dlq/requeue */
+    HTTP_ROUTE_QUEUE_DLQ_DELETE,  /* /v1/queues/{q}/dlq/delete */
 };
 
 /* The parsed request target. */
 struct http_target {
     enum http_route_e route;
-    struct flo_wbuf key; /* decoded {key} bytes (owned; KV routes only) */
+    struct flo_wbuf key; /* decoded {key} / {q} bytes (owned; KV and queue routes) */
     const char *query;   /* raw query string after '?', borrowed from the URI */
     size_t query_len;    /* 0 if there is none */
 };

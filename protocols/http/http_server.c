@@ -405,6 +405,28 @@ static const struct http_route_def *route_def(enum http_route_e id)
         return &http_kv_ttl_route;
     case HTTP_ROUTE_KV_JSON:
         return &http_kv_json_route;
+    case HTTP_ROUTE_QUEUES:
+        return &http_queue_list_route;
+    case HTTP_ROUTE_QUEUE:
+        return &http_queue_stats_route;
+    case HTTP_ROUTE_QUEUE_MESSAGES:
+        return &http_queue_messages_route;
+    case HTTP_ROUTE_QUEUE_DEQUEUE:
+        return &http_queue_dequeue_route;
+    case HTTP_ROUTE_QUEUE_PEEK:
+        return &http_queue_peek_route;
+    case HTTP_ROUTE_QUEUE_ACK:
+        return &http_queue_ack_route;
+    case HTTP_ROUTE_QUEUE_NACK:
+        return &http_queue_nack_route;
+    case HTTP_ROUTE_QUEUE_TOUCH:
+        return &http_queue_touch_route;
+    case HTTP_ROUTE_QUEUE_DLQ:
+        return &http_queue_dlq_route;
+    case HTTP_ROUTE_QUEUE_DLQ_REQUEUE:
+        return &http_queue_dlq_requeue_route;
+    case HTTP_ROUTE_QUEUE_DLQ_DELETE:
+        return &http_queue_dlq_delete_route;
     case HTTP_ROUTE_NONE:
         break;
     }

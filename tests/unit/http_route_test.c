@@ -374,3 +374,65 @@ Test(http_query, table_parses_types_and_refuses_the_rest)
     }
     flo_wbuf_free(&prefix);
 }
+
+/* ---- queue routes (issue 5) ---- */
+
+Test(http_route, queue_paths_and_sub_resources)
+{
+    static const struct {
+        const char *path;
+        enum http_route_e route;
+    } cases[] = {
+        {"/v1/queues", HTTP_ROUTE_QUEUES},
+        {"/v1/queues?namespace=x", HTTP_ROUTE_QUEUES},
+        {"/v1/queues/jobs", HTTP_ROUTE_QUEUE},
+        {"/v1/queues/jobs/messages?priority=1", HTTP_ROUTE_QUEUE_MESSAGES},
+        {"/v1/queues/jobs/dequeue", HTTP_ROUTE_QUEUE_DEQUEUE},
+        {"/v1/queues/jobs/peek", HTTP_ROUTE_QUEUE_PEEK},
+        {"/v1/queues/jobs/ack", HTTP_ROUTE_QUEUE_ACK},
+        {"/v1/queues/jobs/nack", HTTP_ROUTE_QUEUE_NACK},
+        {"/v1/queues/jobs/touch", HTTP_ROUTE_QUEUE_TOUCH},
+        {"/v1/queues/jobs/dlq", HTTP_ROUTE_QUEUE_DLQ},
+        {"/v1/queues/jobs/dlq/requeue", HTTP_ROUTE_QUEUE_DLQ_REQUEUE},
+        {"/v1/queues/jobs/dlq/delete", HTTP_ROUTE_QUEUE_DLQ_DELETE},
+    };
+    struct http_target t;
+    struct proto_err e;
+    http_target_init(&t);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_eq(match(cases[i].path, &t, &e), 0, "%s: %s", cases[i].path, e.message);
+        cr_assert_eq(t.route, cases[i].route, "%s", cases[i].path);
+        if (cases[i].route != HTTP_ROUTE_QUEUES) {
+            cr_assert_eq(t.key.len, 4, "%s", cases[i].path);
+            cr_assert_eq(memcmp(t.key.data, "jobs", 4), 0);
+        }
+    }
+    http_target_free(&t);
+}
+
+Test(http_route, queue_names_are_percent_decoded_and_checked)
+{
+    struct http_target t;
+    struct proto_err e;
+    http_target_init(&t);
+    /* %2F is part of the name, not a separator. */
+    cr_assert_eq(match("/v1/queues/a%2Fb%FF/ack", &t, &e), 0);
+    cr_assert_eq(t.route, HTTP_ROUTE_QUEUE_ACK);
+    cr_assert_eq(t.key.len, 4);
+    cr_assert_eq(memcmp(t.key.data, "a/b\xff", 4), 0);
+    cr_assert_eq(match("/v1/queues/", &t, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    cr_assert(strstr(e.message, "queue") != NULL, "message: %s", e.message);
+    cr_assert_eq(match("/v1/queues//ack", &t, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    cr_assert_eq(match("/v1/queues/jobs/bogus", &t, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    cr_assert(strstr(e.message, "dlq/requeue") != NULL, "message: %s", e.message);
+    cr_assert_eq(match("/v1/queues/jobs/dlq/other", &t, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    cr_assert_eq(match("/v1/queues/a%zz", &t, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    cr_assert_eq(match("/v1/queues/a%00b", &t, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    http_target_free(&t);
+}
