@@ -75,6 +75,8 @@ void dev__dispatch_init(struct dev_server *srv)
     dev__txn_register(srv->ops);
     dev__kv_json_register(srv->ops);
     dev__queue_register(srv->ops);
+    dev__stream_register(srv->ops);
+    dev__group_register(srv->ops);
 }
 
 void dev__dispatch(struct dev_conn *c, const struct dev_req *r)

@@ -16,6 +16,7 @@
 #include "dev_kv.h"
 #include "dev_queue.h"
 #include "dev_server.h"
+#include "dev_stream.h"
 #include "flo/flo_buf.h"
 #include "flo/flo_codec.h"
 
@@ -60,6 +61,8 @@ struct dev_waiter {
     int kind;                         /* family-defined (e.g. block vs wait) */
     uint64_t arg;                     /* family-defined (e.g. base version) */
     dev_wait_timeout_cb on_timeout;   /* answers the request at the deadline */
+    void *ext;                        /* family state: one malloc'd block freed with the
+                                         waiter (NULL = none) */
 };
 
 /* Waiters on one key. */
@@ -89,6 +92,8 @@ struct dev_server {
     struct dev_queues *queues;   /* the queue engine, owned */
     uv_timer_t queue_timer;      /* fires at the queue engine's next delay/lease deadline */
     uint64_t queue_timer_due;    /* deadline queue_timer is armed for, UINT64_MAX = stopped */
+    struct dev_streams *streams; /* the stream + consumer-group engine, owned */
+    uv_timer_t stream_timer;     /* periodic consumer-group sweeper and stream retention */
     uint64_t next_txn_id;        /* last transaction id handed out */
     dev_op_fn ops[DEV_OP_SLOTS]; /* op code -> handler; NULL = not implemented */
     char *api_key;               /* owned copy, NULL = AUTH not implemented */
@@ -149,6 +154,8 @@ void dev__kv_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__txn_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__kv_json_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__queue_register(dev_op_fn ops[DEV_OP_SLOTS]);
+void dev__stream_register(dev_op_fn ops[DEV_OP_SLOTS]);
+void dev__group_register(dev_op_fn ops[DEV_OP_SLOTS]);
 
 /* ---- queue glue (dev_queue_ops.c) ---- */
 
@@ -157,6 +164,33 @@ void dev__queue_register(dev_op_fn ops[DEV_OP_SLOTS]);
 void dev__queue_init(struct dev_server *srv);
 /* Close the queue timer; the engine is freed with the server. */
 void dev__queue_close(struct dev_server *srv);
+
+/* ---- stream glue (dev_stream_ops.c, used by dev_group_ops.c) ---- */
+
+#define DEV_STREAM_SWEEP_MS 500 /* consumer-group sweeper and retention period */
+
+/* Create the stream engine on srv (clock: uv_gettimeofday for wall time,
+ * the loop's uv_now for idle timers). 0 or FLO_ENOMEM. */
+int dev__stream_new_engine(struct dev_server *srv);
+/* Start the sweeper timer (counts in srv->handles_open). */
+void dev__stream_init(struct dev_server *srv);
+/* Close the sweeper timer; the engine is freed with the server. */
+void dev__stream_close(struct dev_server *srv);
+/* Validate the request's stream name (and namespace); on failure answer
+ * 3 with the server's text and return false. */
+bool dev__stream_check_name(struct dev_conn *c, const struct dev_req *r);
+/* Answer with a record list in the stream_read layout (key_present 0), plus
+ * the 16-byte claim cursor when `cursor` is non-NULL. */
+void dev__stream_reply_records(struct dev_conn *c, uint64_t id,
+                               const struct flo_stream_record *recs, size_t n,
+                               const struct flo_stream_id *cursor);
+/* Park a group read that found nothing for block_ms (already capped): an
+ * append to the stream re-runs it. Answers at once (0-byte body, as the
+ * server's full waiter pool) when it cannot be parked. */
+void dev__stream_park_group_read(struct dev_conn *c, const struct dev_req *r, flo_buf_t group,
+                                 flo_buf_t consumer, uint32_t count, uint32_t block_ms);
+/* Room for the records of one read or claim reply. */
+#define DEV_STREAM_OUT_MAX FLO_STREAM_MAX_COUNT
 
 /* ---- KV glue (dev_kv_ops.c, dev_kv_txn.c) ---- */
 

@@ -55,6 +55,7 @@ void dev__server_handle_closed(struct dev_server *srv)
     dev__txn_free_all(srv);
     dev_kv_free(srv->kv);
     dev_queues_free(srv->queues);
+    dev_streams_free(srv->streams);
     free(srv->api_key);
     free(srv);
 }
@@ -457,10 +458,18 @@ int dev_server_new(uv_loop_t *loop, const struct dev_config *cfg, dev_server_t *
         free(srv);
         return rc;
     }
+    rc = dev__stream_new_engine(srv);
+    if (rc != 0) {
+        dev_queues_free(srv->queues);
+        dev_kv_free(srv->kv);
+        free(srv);
+        return rc;
+    }
     if (cfg->api_key != NULL) {
         srv->api_key_len = strlen(cfg->api_key);
         srv->api_key = strdup(cfg->api_key);
         if (srv->api_key == NULL) {
+            dev_streams_free(srv->streams);
             dev_queues_free(srv->queues);
             dev_kv_free(srv->kv);
             free(srv);
@@ -496,6 +505,7 @@ int dev_server_new(uv_loop_t *loop, const struct dev_config *cfg, dev_server_t *
 
     (void)dev__wait_init(srv); /* uv_timer_init cannot fail */
     dev__queue_init(srv);
+    dev__stream_init(srv);
     *out = srv;
     return 0;
 }
@@ -521,4 +531,5 @@ void dev_server_close(dev_server_t *srv)
     uv_close((uv_handle_t *)&srv->flush, server_handle_closed_cb);
     dev__wait_close(srv);
     dev__queue_close(srv);
+    dev__stream_close(srv);
 }

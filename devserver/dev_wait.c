@@ -128,6 +128,7 @@ static void waiter_free(struct dev_server *srv, struct dev_waiter *wt)
     }
     DL_DELETE2(wt->conn->waiters, wt, cprev, cnext);
     heap_remove(&srv->waits, wt->heap_idx);
+    free(wt->ext);
     free(wt);
 }
 
