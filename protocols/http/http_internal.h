@@ -174,6 +174,17 @@ extern const struct http_route_def http_queue_touch_route;
 extern const struct http_route_def http_queue_dlq_requeue_route;
 extern const struct http_route_def http_queue_dlq_delete_route;
 
+/* The stream routes: list, stream (create / info / delete), records
+ * (append / read), trim (http_stream.c); consumer groups: group (create /
+ * info / delete), sweeper, pending (http_stream_group.c). */
+extern const struct http_route_def http_stream_list_route;
+extern const struct http_route_def http_stream_route;
+extern const struct http_route_def http_stream_records_route;
+extern const struct http_route_def http_stream_trim_route;
+extern const struct http_route_def http_stream_group_route;
+extern const struct http_route_def http_stream_sweeper_route;
+extern const struct http_route_def http_stream_pending_route;
+
 /* ---- shared by the KV route files ---- */
 
 #define HTTP_NS_HEADER "X-Flo-Namespace"

@@ -158,6 +158,26 @@ void http_json_array_begin(struct http_json *j, const char *name)
     j->need_comma = false;
 }
 
+void http_json_object_begin(struct http_json *j, const char *name)
+{
+    member(j, name);
+    put_c(j, '{');
+    j->need_comma = false;
+}
+
+void http_json_member_str(struct http_json *j, flo_buf_t name, flo_buf_t s)
+{
+    if (j->need_comma) {
+        put_c(j, ',');
+    }
+    j->need_comma = true;
+    put_c(j, '"');
+    put_escaped(j, name);
+    put(j, "\":\"", 3);
+    put_escaped(j, s);
+    put_c(j, '"');
+}
+
 void http_json_array_end(struct http_json *j)
 {
     put_c(j, ']');

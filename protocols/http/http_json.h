@@ -54,6 +54,12 @@ void http_json_elem_str(struct http_json *j, flo_buf_t s);
 /* A number element of the current array. */
 void http_json_elem_u64(struct http_json *j, uint64_t v);
 
+/* "name": { : open an object member; close it with http_json_end. */
+void http_json_object_begin(struct http_json *j, const char *name);
+/* A member whose name is given as bytes ("<name>": "<s>"); both must be
+ * valid UTF-8 (record headers, whose names come from clients). */
+void http_json_member_str(struct http_json *j, flo_buf_t name, flo_buf_t s);
+
 /* Append standard base64 (RFC 4648, padded) of p to out. 0 or FLO_ENOMEM. */
 int http_base64_encode(struct flo_wbuf *out, flo_buf_t p);
 

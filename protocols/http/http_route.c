@@ -17,6 +17,8 @@
 #define MAX_UINT_DIGITS 20 /* digits of UINT64_MAX */
 #define Q_PREFIX        "/v1/queues/"
 #define Q_PREFIX_LEN    (sizeof(Q_PREFIX) - 1)
+#define S_PREFIX        "/v1/streams/"
+#define S_PREFIX_LEN    (sizeof(S_PREFIX) - 1)
 
 static const char *const method_names[] = {
     [HTTP_M_GET] = "GET",         [HTTP_M_HEAD] = "HEAD",     [HTTP_M_PUT] = "PUT",
@@ -46,6 +48,7 @@ void http_target_init(struct http_target *t)
 {
     t->route = HTTP_ROUTE_NONE;
     flo_wbuf_init(&t->key);
+    flo_wbuf_init(&t->group);
     t->query = NULL;
     t->query_len = 0;
 }
@@ -53,6 +56,7 @@ void http_target_init(struct http_target *t)
 void http_target_free(struct http_target *t)
 {
     flo_wbuf_free(&t->key);
+    flo_wbuf_free(&t->group);
 }
 
 static int hexval(unsigned char c)
@@ -189,6 +193,85 @@ static int match_queue(const char *seg, size_t seglen, struct http_target *t, st
     return 0;
 }
 
+/* Decode one name segment ({s} or {g}) into out and check it like a key.
+ * what: "stream" / "group", for messages. */
+static int decode_name(const char *seg, size_t len, const char *what, struct flo_wbuf *out,
+                       struct proto_err *e)
+{
+    if (len == 0) {
+        proto_err_bad_request(e, "missing %s name: use a non-empty, percent-encoded name", what);
+        return -1;
+    }
+    int rc = http_pct_decode(seg, len, false, out);
+    if (rc == FLO_ENOMEM) {
+        proto_err_from_code(e, rc);
+        return -1;
+    }
+    if (rc < 0) {
+        proto_err_bad_request(e,
+                              "bad percent-escape in %s name: '%%' must be followed by two "
+                              "hex digits",
+                              what);
+        return -1;
+    }
+    return proto_check_key(flo_wbuf_view(out), e) < 0 ? -1 : 0;
+}
+
+static int stream_not_found(struct proto_err *e)
+{
+    proto_err_bad_request(e, "no route for this path; sub-resources of a stream are records, "
+                             "trim and groups/{group}[/sweeper|/pending]; if '/' is part of a "
+                             "stream or group name, percent-encode it as %%2F");
+    e->http_status = 404;
+    e->code = "not_found";
+    return -1;
+}
+
+/* /v1/streams/{s}[/records|/trim|/groups/{g}[/sweeper|/pending]]: seg is
+ * what follows the prefix. */
+static int match_stream(const char *seg, size_t seglen, struct http_target *t, struct proto_err *e)
+{
+    const char *slash = memchr(seg, '/', seglen);
+    size_t namelen = slash ? (size_t)(slash - seg) : seglen;
+    enum http_route_e route = HTTP_ROUTE_STREAM;
+    if (slash != NULL) {
+        const char *sub = slash + 1;
+        size_t sublen = seglen - (size_t)(sub - seg);
+        if (path_is(sub, sublen, "records")) {
+            route = HTTP_ROUTE_STREAM_RECORDS;
+        } else if (path_is(sub, sublen, "trim")) {
+            route = HTTP_ROUTE_STREAM_TRIM;
+        } else if (sublen > 7 && memcmp(sub, "groups/", 7) == 0) {
+            const char *g = sub + 7;
+            size_t glen = sublen - 7;
+            const char *gs = memchr(g, '/', glen);
+            route = HTTP_ROUTE_STREAM_GROUP;
+            if (gs != NULL) {
+                const char *gsub = gs + 1;
+                size_t gsublen = glen - (size_t)(gsub - g);
+                if (path_is(gsub, gsublen, "sweeper")) {
+                    route = HTTP_ROUTE_STREAM_GROUP_SWEEPER;
+                } else if (path_is(gsub, gsublen, "pending")) {
+                    route = HTTP_ROUTE_STREAM_GROUP_PENDING;
+                } else {
+                    return stream_not_found(e);
+                }
+                glen = (size_t)(gs - g);
+            }
+            if (decode_name(g, glen, "group", &t->group, e) < 0) {
+                return -1;
+            }
+        } else {
+            return stream_not_found(e);
+        }
+    }
+    if (decode_name(seg, namelen, "stream", &t->key, e) < 0) {
+        return -1;
+    }
+    t->route = route;
+    return 0;
+}
+
 enum http_route_e http_route_for_method(enum http_route_e route, enum http_method_e m)
 {
     if ((route == HTTP_ROUTE_KV_MGET || route == HTTP_ROUTE_KV_TXN) && m != HTTP_M_POST) {
@@ -210,6 +293,7 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
     }
     t->route = HTTP_ROUTE_NONE;
     flo_wbuf_reset(&t->key);
+    flo_wbuf_reset(&t->group);
 
     if (path_is(uri, plen, "/healthz")) {
         t->route = HTTP_ROUTE_HEALTHZ;
@@ -222,6 +306,13 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
     if (path_is(uri, plen, "/v1/kv")) {
         t->route = HTTP_ROUTE_KV_SCAN;
         return 0;
+    }
+    if (path_is(uri, plen, "/v1/streams")) {
+        t->route = HTTP_ROUTE_STREAMS;
+        return 0;
+    }
+    if (plen >= S_PREFIX_LEN && memcmp(uri, S_PREFIX, S_PREFIX_LEN) == 0) {
+        return match_stream(uri + S_PREFIX_LEN, plen - S_PREFIX_LEN, t, e);
     }
     if (path_is(uri, plen, "/v1/queues")) {
         t->route = HTTP_ROUTE_QUEUES;

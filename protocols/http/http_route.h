@@ -59,14 +59,24 @@ enum http_route_e {
     HTTP_ROUTE_QUEUE_DLQ,         /* /v1/queues/{q}/dlq (list) */
     HTTP_ROUTE_QUEUE_DLQ_REQUEUE, /* /v1/queues/{q}/dlq/requeue */
     HTTP_ROUTE_QUEUE_DLQ_DELETE,  /* /v1/queues/{q}/dlq/delete */
+    /* Streams (issue 6); {s} is decoded into http_target.key, {g} into
+     * http_target.group. */
+    HTTP_ROUTE_STREAMS,              /* /v1/streams (list) */
+    HTTP_ROUTE_STREAM,               /* /v1/streams/{s} (create, info, delete) */
+    HTTP_ROUTE_STREAM_RECORDS,       /* /v1/streams/{s}/records (append, read) */
+    HTTP_ROUTE_STREAM_TRIM,          /* /v1/streams/{s}/trim */
+    HTTP_ROUTE_STREAM_GROUP,         /* /v1/streams/{s}/groups/{g} */
+    HTTP_ROUTE_STREAM_GROUP_SWEEPER, /* /v1/streams/{s}/groups/{g}/sweeper */
+    HTTP_ROUTE_STREAM_GROUP_PENDING, /* /v1/streams/{s}/groups/{g}/pending */
 };
 
 /* The parsed request target. */
 struct http_target {
     enum http_route_e route;
-    struct flo_wbuf key; /* decoded {key} / {q} bytes (owned; KV and queue routes) */
-    const char *query;   /* raw query string after '?', borrowed from the URI */
-    size_t query_len;    /* 0 if there is none */
+    struct flo_wbuf key;   /* decoded {key} / {q} / {s} bytes (owned) */
+    struct flo_wbuf group; /* decoded {g} of the consumer-group routes (owned) */
+    const char *query;     /* raw query string after '?', borrowed from the URI */
+    size_t query_len;      /* 0 if there is none */
 };
 
 /* Initialise / release a target (frees the decoded key). */

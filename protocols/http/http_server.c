@@ -427,6 +427,20 @@ static const struct http_route_def *route_def(enum http_route_e id)
         return &http_queue_dlq_requeue_route;
     case HTTP_ROUTE_QUEUE_DLQ_DELETE:
         return &http_queue_dlq_delete_route;
+    case HTTP_ROUTE_STREAMS:
+        return &http_stream_list_route;
+    case HTTP_ROUTE_STREAM:
+        return &http_stream_route;
+    case HTTP_ROUTE_STREAM_RECORDS:
+        return &http_stream_records_route;
+    case HTTP_ROUTE_STREAM_TRIM:
+        return &http_stream_trim_route;
+    case HTTP_ROUTE_STREAM_GROUP:
+        return &http_stream_group_route;
+    case HTTP_ROUTE_STREAM_GROUP_SWEEPER:
+        return &http_stream_sweeper_route;
+    case HTTP_ROUTE_STREAM_GROUP_PENDING:
+        return &http_stream_pending_route;
     case HTTP_ROUTE_NONE:
         break;
     }
