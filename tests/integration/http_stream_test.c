@@ -133,8 +133,9 @@ static void append_raw(const char *s, const char *payload, char *id)
 static cJSON *read_recs(const char *s, const char *query)
 {
     char path[URL_MAX];
-    snprintf(path, sizeof(path), "/v1/streams/%s/records%s%s", s, query ? "?" : "",
-             query ? query : "");
+    int n = snprintf(path, sizeof(path), "/v1/streams/%s/records%s%s", s, query ? "?" : "",
+                     query ? query : "");
+    cr_assert(n > 0 && (size_t)n < sizeof(path), "read path too long");
     return jreq("GET", path, NULL, NULL, 200);
 }
 
