@@ -2,8 +2,9 @@
 # flo-sidecar benchmark: compares the sidecar with real peers in ONE run and
 # prints ratios, so the numbers mean something on whatever machine runs it.
 #
-#   RESP  redis-benchmark SET/GET, pipeline 1 and 16, against
-#         redis-server direct, twemproxy -> redis-server, flo-sidecar -> flo-dev
+#   RESP  redis-benchmark SET/GET and LPUSH/RPOP (lists; Flo queues through the
+#         sidecar), pipeline 1 and 16, against redis-server direct,
+#         twemproxy -> redis-server, flo-sidecar -> flo-dev
 #   HTTP  wrk GET/PUT against webdis -> redis-server and the sidecar's /v1/kv
 #   QUEUE bench/queue_client: HTTP enqueue -> dequeue -> ack cycles (messages/s)
 #         through the sidecar's /v1/queues (no peer: webdis has no leases)
@@ -216,12 +217,22 @@ check_http() {
     got="$(curl -fsS -m 5 "$get_url")" || die "$name: GET $get_url failed"
     [ "$got" = "$want" ] || die "$name: GET $get_url answered '$got', expected '$want'"
 }
+# Lists: the sidecar maps them to Flo queues (RPOP = dequeue + ack).
+check_resp_list() {
+    local name="$1" port="$2" got
+    got="$(timeout 5 redis-cli -h 127.0.0.1 -p "$port" LPUSH benchcheck "$BODY" 2>&1)" || true
+    [[ "$got" =~ ^[0-9]+$ ]] || die "$name: LPUSH via redis-cli answered '$got'"
+    got="$(timeout 5 redis-cli -h 127.0.0.1 -p "$port" RPOP benchcheck 2>&1)" || true
+    [ "$got" = "$BODY" ] || die "$name: RPOP via redis-cli answered '$got'"
+}
 check_resp redis "$REDIS_PORT"
 check_resp twemproxy "$TWEM_PORT"
+check_resp_list twemproxy "$TWEM_PORT"
 check_http webdis "http://127.0.0.1:$WEBDIS_PORT/SET/$BENCHKEY" \
     "http://127.0.0.1:$WEBDIS_PORT/GET/$BENCHKEY" "{\"GET\":\"$BODY\"}"
 if [ "$PEERS_ONLY" != 1 ]; then
     check_resp flo-sidecar "$SC_RESP"
+    check_resp_list flo-sidecar "$SC_RESP"
     check_http flo-sidecar "http://127.0.0.1:$SC_HTTP/v1/kv/$BENCHKEY" \
         "http://127.0.0.1:$SC_HTTP/v1/kv/$BENCHKEY" "$BODY"
 fi
@@ -361,7 +372,8 @@ EOF
 for round in $(seq 1 "$ROUNDS"); do
     [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
     for pipe in 1 16; do
-        for test in set get; do
+        # lpush before rpop: each RPOP run pops what the LPUSH run pushed.
+        for test in set get lpush rpop; do
             run_resp redis "$REDIS_PORT" "$pipe" "$test" "$REDIS_PID"
             run_resp twemproxy "$TWEM_PORT" "$pipe" "$test" "$TWEM_PID $REDIS_PID"
             if [ "$PEERS_ONLY" != 1 ]; then
@@ -402,7 +414,7 @@ OUTFILE="$ROOT/bench/out/results-$STAMP.md"
     echo "Host: $(nproc) CPUs, $(uname -sr); redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')," \
         "$(nutcracker --version 2>&1 | sed -n 's/.*nutcracker-\([^ ]*\).*/twemproxy \1/p'), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?')" \
         "webdis $(dpkg-query -W -f='${Version}' webdis 2>/dev/null || echo '?')"
-    echo "Parameters: redis-benchmark -t set,get -c $CLIENTS -n $N -P 1|16; wrk -t2 -c$CLIENTS -d${SECS}s; value ${#BODY} bytes; RESP keys: $KEYDESC; median of $ROUNDS round(s)"
+    echo "Parameters: redis-benchmark -t set,get,lpush,rpop -c $CLIENTS -n $N -P 1|16; wrk -t2 -c$CLIENTS -d${SECS}s; value ${#BODY} bytes; RESP keys: $KEYDESC; median of $ROUNDS round(s)"
     echo
     awk -F'|' '
         {

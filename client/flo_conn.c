@@ -193,6 +193,9 @@ static void drain_inflight(flo_conn_t *c, int err)
     HASH_ITER(hh, c->inflight, call, tmp)
     {
         HASH_DEL(c->inflight, call);
+        if (call == &c->sentinel) {
+            continue;
+        }
         call->conn = NULL;
         call->next = list;
         list = call;
@@ -371,6 +374,9 @@ static void handle_frame(flo_conn_t *c, const struct flo_frame *f)
     }
     struct flo_call *call = NULL;
     HASH_FIND(hh, c->inflight, &f->request_id, sizeof(uint64_t), call);
+    if (call == &c->sentinel) {
+        call = NULL;
+    }
     if (!call) {
         /* Ids we issued come back late after a timeout or a cancel: normal.
          * An id we never issued means a confused server. */
@@ -455,6 +461,12 @@ int flo_conn_send(flo_conn_t *c, struct flo_call *call, const struct flo_req *re
     if (rc < 0) {
         c->out.len = before;
         return rc;
+    }
+    if (!c->inflight) {
+        /* See flo_conn.sentinel. If its table cannot be allocated (out
+         * of memory) it is simply absent, as before. */
+        c->sentinel.id = UINT64_MAX;
+        HASH_ADD(hh, c->inflight, id, sizeof(uint64_t), &c->sentinel);
     }
     hash_oom = 0;
     HASH_ADD(hh, c->inflight, id, sizeof(uint64_t), call);

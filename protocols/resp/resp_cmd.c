@@ -36,10 +36,15 @@ static const struct {
     const struct resp_cmd *cmds;
     const size_t *n;
 } tables[] = {
-    {resp__conn_cmds, &resp__conn_ncmds},     {resp__kv_cmds, &resp__kv_ncmds},
-    {resp__kv_ext_cmds, &resp__kv_ext_ncmds}, {resp__scan_cmds, &resp__scan_ncmds},
-    {resp__json_cmds, &resp__json_ncmds},     {resp__txn_cmds, &resp__txn_ncmds},
+    {resp__conn_cmds, &resp__conn_ncmds},
+    {resp__kv_cmds, &resp__kv_ncmds},
+    {resp__kv_ext_cmds, &resp__kv_ext_ncmds},
+    {resp__scan_cmds, &resp__scan_ncmds},
+    {resp__json_cmds, &resp__json_ncmds},
+    {resp__txn_cmds, &resp__txn_ncmds},
     {resp__flo_cmds, &resp__flo_ncmds},
+    {resp__queue_cmds, &resp__queue_ncmds},
+    {resp__flo_queue_cmds, &resp__flo_queue_ncmds},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

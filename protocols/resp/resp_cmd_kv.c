@@ -73,7 +73,9 @@ static void cmd_get(struct resp_pending *p)
     }
     if (err < 0) {
         send_failed(p, err);
+        return;
     }
+    resp__pending_sealed(p);
 }
 
 /* ---- SET ---- */
@@ -313,8 +315,49 @@ static void set_step(struct resp_pending *p, unsigned idx, int err, uint8_t stat
     set_finish(p, s);
 }
 
+/* Plain SET key value (the common case): one put, no handler state. */
+static void set_plain_step(struct resp_pending *p, unsigned idx, int err, uint8_t status,
+                           flo_buf_t body)
+{
+    (void)idx;
+    if (err == 0 && status == FLO_STATUS_OK) {
+        resp_reply_simple(&p->reply, "OK");
+    } else {
+        resp__reply_upstream_err(p, err, status, body);
+    }
+    done(p);
+}
+
+static void set_plain(struct resp_pending *p)
+{
+    struct proto_err e;
+    if (!resp__key_ok(p, p->args.argv[1])) {
+        done(p);
+        return;
+    }
+    if (proto_check_value(p->c->srv->ctx, p->args.argv[2].len, &e) < 0) {
+        resp__reply_proto_err(p, &e);
+        done(p);
+        return;
+    }
+    int err = resp__calls_alloc(p, 1);
+    if (err == 0) {
+        p->step = set_plain_step;
+        err = resp__send(p, 0, FLO_OP_KV_PUT, p->args.argv[1], p->args.argv[2], FLO_BUF_NULL, 0);
+    }
+    if (err < 0) {
+        send_failed(p, err);
+        return;
+    }
+    resp__pending_sealed(p);
+}
+
 static void cmd_set(struct resp_pending *p)
 {
+    if (p->args.argc == 3) {
+        set_plain(p);
+        return;
+    }
     struct set_state *s = calloc(1, sizeof(*s));
     if (!s) {
         send_failed(p, FLO_ENOMEM);
@@ -351,7 +394,22 @@ static void cmd_set(struct resp_pending *p)
     if (err < 0) {
         flo_wbuf_free(&s->opts);
         send_failed(p, err);
+        return;
     }
+    if (!s->get) {
+        resp__pending_sealed(p); /* SET ... GET still has its CAS put to send */
+    }
+}
+
+/* SET without GET sends one put and reads nothing (see struct resp_cmd). */
+static bool set_blind(const struct resp_pending *p)
+{
+    for (size_t j = 3; j < p->args.argc; j++) {
+        if (resp__arg_is(p->args.argv[j], "get")) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- DEL / EXISTS ---- */
@@ -386,6 +444,9 @@ static void multi_pump(struct resp_pending *p)
             resp__reply_upstream_err(p, err, 0, FLO_BUF_NULL);
             p->failed = true;
         }
+    }
+    if (m->next == m->nkeys || p->failed) {
+        resp__pending_sealed(p); /* nothing more will be sent */
     }
     if (p->outstanding == 0) {
         multi_finish(p);
@@ -456,8 +517,9 @@ const struct resp_cmd resp__kv_cmds[] = {
      "Returns the string value of a key.", cmd_get},
     {"set", -3, RESP_CMD_WRITE, 1, 1, 1, "string",
      "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-     cmd_set},
-    {"del", -2, RESP_CMD_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", cmd_del},
+     cmd_set, set_blind},
+    {"del", -2, RESP_CMD_WRITE, 1, -1, 1, "generic", "Deletes one or more keys.", cmd_del,
+     resp__blind_always},
     {"exists", -2, RESP_CMD_READONLY | RESP_CMD_FAST, 1, -1, 1, "generic",
      "Determines whether one or more keys exist.", cmd_exists},
 };

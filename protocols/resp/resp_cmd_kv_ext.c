@@ -49,7 +49,9 @@ static void send_one(struct resp_pending *p, resp_step_cb step, uint16_t op, flo
     }
     if (err < 0) {
         send_failed(p, err);
+        return;
     }
+    resp__pending_sealed(p); /* every send_one command is a single request */
 }
 
 static bool value_ok(struct resp_pending *p, flo_buf_t v)
@@ -260,6 +262,7 @@ static void cmd_mget(struct resp_pending *p)
             break;
         }
     }
+    resp__pending_sealed(p);
     if (p->outstanding == 0) {
         done(p);
     }
@@ -299,6 +302,9 @@ static void mset_pump(struct resp_pending *p)
             resp__reply_upstream_err(p, err, 0, FLO_BUF_NULL);
             p->failed = true;
         }
+    }
+    if (m->next == m->npairs || p->failed) {
+        resp__pending_sealed(p);
     }
     if (p->outstanding == 0) {
         if (!p->failed) {
@@ -932,35 +938,39 @@ const struct resp_cmd resp__kv_ext_cmds[] = {
     {"mget", -2, RESP_CMD_READONLY | RESP_CMD_FAST, 1, -1, 1, "string",
      "Atomically returns the string values of one or more keys.", cmd_mget},
     {"mset", -3, RESP_CMD_WRITE, 1, -1, 2, "string",
-     "Sets the string values of one or more keys (not atomic across keys on Flo).", cmd_mset},
+     "Sets the string values of one or more keys (not atomic across keys on Flo).", cmd_mset,
+     resp__blind_always},
     {"setnx", 3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
-     "Set the string value of a key only when the key doesn't exist.", cmd_setnx},
+     "Set the string value of a key only when the key doesn't exist.", cmd_setnx,
+     resp__blind_always},
     {"setex", 4, RESP_CMD_WRITE, 1, 1, 1, "string",
-     "Sets the string value and expiration time of a key.", cmd_setex},
+     "Sets the string value and expiration time of a key.", cmd_setex, resp__blind_always},
     {"psetex", 4, RESP_CMD_WRITE, 1, 1, 1, "string",
-     "Sets both string value and expiration time in milliseconds of a key.", cmd_psetex},
+     "Sets both string value and expiration time in milliseconds of a key.", cmd_psetex,
+     resp__blind_always},
     {"getdel", 2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
      "Returns the string value of a key after deleting the key.", cmd_getdel},
     {"getex", -2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
      "Returns the string value of a key after setting its expiration time.", cmd_getex},
     {"incr", 2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
-     "Increments the integer value of a key by one.", cmd_incr},
+     "Increments the integer value of a key by one.", cmd_incr, resp__blind_always},
     {"incrby", 3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
-     "Increments the integer value of a key by a number.", cmd_incrby},
+     "Increments the integer value of a key by a number.", cmd_incrby, resp__blind_always},
     {"decr", 2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
-     "Decrements the integer value of a key by one.", cmd_decr},
+     "Decrements the integer value of a key by one.", cmd_decr, resp__blind_always},
     {"decrby", 3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "string",
-     "Decrements a number from the integer value of a key.", cmd_decrby},
+     "Decrements a number from the integer value of a key.", cmd_decrby, resp__blind_always},
     {"expire", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "generic",
-     "Sets the expiration time of a key in seconds.", cmd_expire},
+     "Sets the expiration time of a key in seconds.", cmd_expire, resp__blind_always},
     {"pexpire", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "generic",
-     "Sets the expiration time of a key in milliseconds.", cmd_pexpire},
+     "Sets the expiration time of a key in milliseconds.", cmd_pexpire, resp__blind_always},
     {"expireat", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "generic",
-     "Sets the expiration time of a key to a Unix timestamp.", cmd_expireat},
+     "Sets the expiration time of a key to a Unix timestamp.", cmd_expireat, resp__blind_always},
     {"pexpireat", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "generic",
-     "Sets the expiration time of a key to a Unix milliseconds timestamp.", cmd_pexpireat},
+     "Sets the expiration time of a key to a Unix milliseconds timestamp.", cmd_pexpireat,
+     resp__blind_always},
     {"persist", 2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, "generic",
-     "Removes the expiration time of a key.", cmd_persist},
+     "Removes the expiration time of a key.", cmd_persist, resp__blind_always},
     {"ttl", 2, RESP_CMD_READONLY | RESP_CMD_FAST, 1, 1, 1, "generic",
      "Returns -2 for a missing key; refused for an existing key (Flo has no TTL read).", cmd_ttl},
     {"pttl", 2, RESP_CMD_READONLY | RESP_CMD_FAST, 1, 1, 1, "generic",

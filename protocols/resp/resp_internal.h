@@ -31,11 +31,14 @@
 #define RESP_OUTPUT_HARD     (256u * 1024 * 1024) /* drop a client whose backlog passes this */
 #define RESP_REDIS_VERSION   "7.2.4"              /* what HELLO/INFO advertise to clients */
 #define RESP_MAX_CLIENT_NAME 256                  /* CLIENT SETNAME / SETINFO value bytes */
+#define RESP_FREE_PENDING    32                   /* recycled command records kept per client */
 
 struct resp_pending;
 struct resp_client;
 struct resp_multi;
 struct resp_scan_table;
+struct resp_keyref;
+struct resp_deferred;
 
 /* Completion of upstream request number `idx` of a pending command. */
 typedef void (*resp_step_cb)(struct resp_pending *p, unsigned idx, int err, uint8_t status,
@@ -50,6 +53,16 @@ struct resp_cmd {
     const char *group;   /* COMMAND DOCS group */
     const char *summary; /* COMMAND DOCS summary */
     void (*handler)(struct resp_pending *p);
+    /*
+     * Optional, for RESP_CMD_WRITE commands: true if this invocation only
+     * sends Flo writes (put, delete, incr, touch, persist) and no read. Flo
+     * parks writes until their Raft entry applies and applies one key's
+     * writes in arrival order, so such a command may follow an unfinished
+     * write to the same key on the client's connection without waiting. A
+     * command that reads first (SET ... GET, GETDEL) is not blind: its read
+     * would be answered before the earlier write applies.
+     */
+    bool (*blind)(const struct resp_pending *p);
 };
 
 enum resp_cmd_flags_e {
@@ -82,13 +95,21 @@ struct resp_pending {
     bool close_after;                 /* close the connection once this reply is written */
     char ns[PROTO_MAX_NAMESPACE + 1]; /* namespace when the command arrived */
     size_t ns_len;
-    struct resp_call *calls; /* owned array of ncalls */
+    struct resp_call *calls; /* owned array of ncalls (or &call1) */
+    struct resp_call call1;  /* storage for the common single call */
     unsigned ncalls;
     unsigned outstanding;       /* calls in flight */
     resp_step_cb step;          /* completion of each call */
     const struct resp_cmd *cmd; /* set once the command was found and may run */
     bool waiting;               /* held back: an earlier command uses the same key */
     bool barrier;               /* counted in c->barriers until done */
+    /* Ordering state (resp_order.c). */
+    struct resp_pending *held_next; /* c->held list while waiting */
+    bool writes, blind;             /* classification when admitted */
+    bool sealed;                    /* every upstream request it will make is sent */
+    bool in_handler;                /* handler running: finishing is deferred to its return */
+    uint8_t acct;                   /* what resp_order.c counted for it */
+    struct resp_keyref *kref;       /* its key's entry while counted (single-key) */
     /* Handler state (the handler that set it knows the meaning). */
     int64_t count; /* DEL/EXISTS accumulator */
     bool failed;   /* an error reply was already written */
@@ -100,10 +121,16 @@ struct resp_pending {
 
 struct resp_server {
     uv_tcp_t listener;
-    uv_prepare_t flush;          /* before each poll: write replies, resume reads */
-    const struct proto_ctx *ctx; /* borrowed; outlives the server */
-    struct resp_client *clients; /* every live client */
-    struct resp_client *dirty;   /* clients with work for the flush phase */
+    /* Flush phase: an idle handle, active only while clients have work, so
+     * it runs before the pool's own flush (a prepare handle) in the same
+     * loop iteration and upstream requests it sends leave before the poll;
+     * and work it creates for itself runs without waiting for I/O. */
+    uv_idle_t flush;
+    uv_timer_t room_timer;            /* fallback retry of deferred sends */
+    struct resp_client *room_waiters; /* clients with deferred sends */
+    const struct proto_ctx *ctx;      /* borrowed; outlives the server */
+    struct resp_client *clients;      /* every live client */
+    struct resp_client *dirty;        /* clients with work for the flush phase */
     size_t nclients;
     uint64_t next_id;      /* CLIENT ID counter */
     uint64_t start_ms;     /* uv_now at start, for uptime */
@@ -141,6 +168,23 @@ struct resp_client {
     struct resp_multi *multi;        /* MULTI queue (resp_cmd_txn.c), NULL outside MULTI */
     unsigned barriers;               /* unfinished barrier commands in the queue */
     unsigned nwaiting;               /* commands held back (p->waiting) */
+    /* Ordering (resp_order.c): keys of unfinished commands, held commands
+     * in request order, started-and-unfinished counts. */
+    struct resp_keyref *keys;      /* uthash, owned */
+    struct resp_keyref *free_refs; /* recycled entries (resp_order.c) */
+    unsigned nfree_refs;
+    struct resp_pending *held_head, *held_tail;
+    unsigned nstarted;         /* admitted commands started and not done */
+    unsigned running_barriers; /* barrier commands started and not done */
+    unsigned walk_gen;         /* marks of the current held-command walk */
+    /* Upstream requests queued because the client's connection was full
+     * (resp_upstream.c), in send order; reading pauses while any wait. */
+    struct resp_deferred *defer_head, *defer_tail;
+    struct resp_client *room_next; /* srv->room_waiters */
+    bool room_wait;                /* on srv->room_waiters */
+    /* Recycled command records (resp_server.c), at most RESP_FREE_PENDING. */
+    struct resp_pending *free_list;
+    unsigned nfree;
 };
 
 /* ---- resp_server.c ---- */
@@ -149,19 +193,9 @@ struct resp_client {
 void resp__pending_done(struct resp_pending *p);
 /* Close the connection after this command's reply; parse nothing after it. */
 void resp__pending_close_after(struct resp_pending *p);
-/* Allocate p->calls for n upstream requests. 0 or FLO_ENOMEM. */
-int resp__calls_alloc(struct resp_pending *p, unsigned n);
-/*
- * Send upstream request `idx` (< ncalls) in the command's namespace; its
- * completion runs p->step (never synchronously). Returns 0 or the
- * synchronous flo_pool_send error (then no callback will run).
- */
-int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
-               flo_buf_t opts, unsigned flags);
-/* resp__send with an explicit upstream timeout (0 = the pool default);
- * long-polls pass proto_timeout_for_block(ms) and FLO_SEND_BLOCKING. */
-int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
-                  flo_buf_t opts, unsigned flags, uint32_t timeout_ms);
+/* What resp__pending_done does, once p's handler has returned (a command
+ * that completes inside its handler is finished by resp_order.c then). */
+void resp__pending_finish(struct resp_pending *p);
 /* Append "-PREFIX message" for an upstream failure (err != 0) or a
  * non-OK status. */
 void resp__reply_upstream_err(struct resp_pending *p, int err, uint8_t status, flo_buf_t body);
@@ -170,14 +204,73 @@ void resp__reply_proto_err(struct resp_pending *p, const struct proto_err *e);
 /* CLIENT INFO / CLIENT LIST line for c (with trailing '\n'). 0 or FLO_ENOMEM. */
 int resp__client_info(const struct resp_client *c, struct flo_wbuf *out);
 
+/* Mark the client for the flush phase (write replies, start held
+ * commands, retry deferred sends, resume reading). */
+void resp__client_wake(struct resp_client *c);
+/* The client's connection is full: retry its deferred sends when an
+ * upstream reply arrives (resp__room_wake) or after a short timer. */
+void resp__room_wait(struct resp_client *c);
+/* Wake every client waiting for room (an upstream reply freed some). */
+void resp__room_wake(struct resp_server *srv);
+
+/* ---- resp_upstream.c ---- */
+
+/* Allocate p->calls for n upstream requests. 0 or FLO_ENOMEM. */
+int resp__calls_alloc(struct resp_pending *p, unsigned n);
 /*
- * Run p's handler now, or hold it back while an earlier, unfinished command
- * of the same client touches one of its keys and either of the two writes
- * (Redis executes a client's commands in order; upstream requests on
- * different pool connections may not be). Held commands start from the
- * flush phase once the conflict is gone.
+ * Send upstream request `idx` (< ncalls) in the command's namespace on the
+ * client's own pool connection (flo_pool_send_affine, affinity = client
+ * id), so the server reads a client's requests in the order sent; its
+ * completion runs p->step (never synchronously). When that connection is
+ * full the request is queued on the client (and sent, in order, once the
+ * connection has room; the client is not read meanwhile). Returns 0 or a
+ * synchronous error (then no callback will run).
+ */
+int resp__send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
+               flo_buf_t opts, unsigned flags);
+/* resp__send with an explicit upstream timeout (0 = the pool default);
+ * long-polls pass proto_timeout_for_block(ms) and FLO_SEND_BLOCKING. */
+int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key, flo_buf_t value,
+                  flo_buf_t opts, unsigned flags, uint32_t timeout_ms);
+
+/* Send the client's deferred upstream requests while its connection has
+ * room (flush phase). A request refused for another reason fails through
+ * its command's step. */
+void resp__upstream_retry(struct resp_client *c);
+/* Cancel every upstream request of the client's commands and drop the
+ * deferred ones (client close; no callback runs afterwards). */
+void resp__upstream_cancel_all(struct resp_client *c);
+
+/* ---- resp_order.c ---- */
+
+/*
+ * Run p's handler now, or hold it back until it may run without breaking
+ * the order a Redis client expects. Every upstream request of a client
+ * goes to one pool connection (flo_pool_send_affine), which the server
+ * reads in order, so a later command waits only when (for an unfinished
+ * earlier command of the same client on one of its keys):
+ *  - the later one reads (anything but a blind write) and the earlier one
+ *    writes: Flo answers reads at once but parks writes until they commit;
+ *  - either one writes and the earlier one is not sealed (it may still
+ *    send requests, e.g. SET ... GET's CAS put), or has not started;
+ *  - either one is a barrier (EXEC, SCAN, long-polls...).
+ * The check is O(keys of p) through a per-client hash of keys. Held
+ * commands start from the flush phase, in request order.
  */
 void resp__pending_run(struct resp_pending *p, const struct resp_cmd *cmd);
+/* The command has sent every upstream request it will ever send (call it
+ * right after the last resp__send; later commands may then follow it on
+ * the connection). Commands that never call it are ordered as if they
+ * could send more until they finish. */
+void resp__pending_sealed(struct resp_pending *p);
+/* Start held commands whose conflicts are gone, in request order. */
+void resp__order_start_held(struct resp_client *c);
+/* The command finished (or the client goes away): drop what it counted. */
+void resp__order_release(struct resp_pending *p);
+/* Free the client's key index (client close, after every release). */
+void resp__order_free(struct resp_client *c);
+/* A blind hook for commands that always are (see struct resp_cmd). */
+bool resp__blind_always(const struct resp_pending *p);
 
 /* ---- resp_cmd.c ---- */
 
@@ -273,5 +366,9 @@ extern const struct resp_cmd resp__txn_cmds[];
 extern const size_t resp__txn_ncmds;
 extern const struct resp_cmd resp__flo_cmds[];
 extern const size_t resp__flo_ncmds;
+extern const struct resp_cmd resp__queue_cmds[]; /* resp_cmd_queue.c */
+extern const size_t resp__queue_ncmds;
+extern const struct resp_cmd resp__flo_queue_cmds[]; /* resp_cmd_flo_queue.c */
+extern const size_t resp__flo_queue_ncmds;
 
 #endif

@@ -25,8 +25,16 @@
  * strings) are stored into it directly; their "object" is the root too. */
 struct mb {
     size_t argc;
-    flo_buf_t *argv;
+    flo_buf_t *argv;  /* followed by arena_cap bytes for small arguments */
+    size_t arena_cap; /* (struct resp_argv.inline_bytes) */
+    size_t arena_used;
 };
+
+/* Argument bytes kept inside the argv allocation of a multibulk: enough
+ * for typical commands (SET key value with short keys and values), so most
+ * commands cost one allocation instead of one per argument (the allocator
+ * was a fifth of the CPU at pipeline 16). Larger arguments get their own. */
+#define ARG_ARENA 128u
 
 /* Returned for "*-1": a command with no arguments, skipped. */
 static char null_root;
@@ -47,22 +55,27 @@ static void parse_fail_type(struct resp_parser *p, char got)
     }
 }
 
-static void argv_free_n(flo_buf_t *argv, size_t n)
+static void argv_free_n(flo_buf_t *argv, size_t n, size_t inline_bytes)
 {
     if (!argv) {
         return;
     }
+    uintptr_t lo = (uintptr_t)(argv + n), hi = lo + inline_bytes;
     for (size_t i = 0; i < n; i++) {
-        free((void *)argv[i].ptr);
+        uintptr_t a = (uintptr_t)argv[i].ptr;
+        if (a < lo || a >= hi) {
+            free((void *)argv[i].ptr);
+        }
     }
     free(argv);
 }
 
 void resp_argv_free(struct resp_argv *a)
 {
-    argv_free_n(a->argv, a->argc);
+    argv_free_n(a->argv, a->argc, a->inline_bytes);
     a->argv = NULL;
     a->argc = 0;
+    a->inline_bytes = 0;
 }
 
 /* ---- hiredis object functions ---- */
@@ -83,12 +96,18 @@ static void *obj_array(const redisReadTask *t, int elements)
     if (!m) {
         return NULL;
     }
-    m->argv = calloc(elements > 0 ? (size_t)elements : 1, sizeof(flo_buf_t));
+    /* elements is at most lim.max_args (checked before hiredis sees the
+     * header), so the size cannot overflow. Elements never set stay
+     * {NULL, 0}, which the free skips. */
+    size_t n = elements > 0 ? (size_t)elements : 0;
+    m->argv = calloc(1, (n ? n : 1) * sizeof(flo_buf_t) + ARG_ARENA);
     if (!m->argv) {
         free(m);
         return NULL;
     }
-    m->argc = elements > 0 ? (size_t)elements : 0;
+    m->argc = n;
+    m->arena_cap = n ? ARG_ARENA : 0;
+    m->arena_used = 0;
     p->cmd_bytes = 0;
     return m;
 }
@@ -109,8 +128,11 @@ static void *obj_string(const redisReadTask *t, char *str, size_t len)
         parse_fail(p, "Protocol error: command too large");
         return NULL;
     }
-    uint8_t *copy = malloc(len + 1);
-    if (!copy) {
+    uint8_t *copy;
+    if (len < m->arena_cap - m->arena_used) {
+        copy = (uint8_t *)(m->argv + m->argc) + m->arena_used;
+        m->arena_used += len + 1;
+    } else if (!(copy = malloc(len + 1))) {
         return NULL;
     }
     memcpy(copy, str, len);
@@ -147,7 +169,7 @@ static void obj_free(void *obj)
         return;
     }
     struct mb *m = obj;
-    argv_free_n(m->argv, m->argc);
+    argv_free_n(m->argv, m->argc, m->arena_cap);
     free(m);
 }
 
@@ -466,6 +488,7 @@ static int next_multibulk(struct resp_parser *p, struct resp_argv *out)
     struct mb *m = obj;
     out->argc = m->argc;
     out->argv = m->argv;
+    out->inline_bytes = m->arena_cap;
     free(m);
     if (rc < 0) {
         resp_argv_free(out);
@@ -478,6 +501,7 @@ int resp_parser_next(struct resp_parser *p, struct resp_argv *out)
 {
     out->argc = 0;
     out->argv = NULL;
+    out->inline_bytes = 0;
     if (p->failed) {
         return FLO_EMALFORMED;
     }
@@ -585,6 +609,7 @@ int resp_split_inline(const char *line, size_t len, struct resp_argv *out)
 {
     out->argc = 0;
     out->argv = NULL;
+    out->inline_bytes = 0;
     size_t cap = 0;
     struct flo_wbuf cur;
     flo_wbuf_init(&cur);

@@ -30,12 +30,16 @@ struct resp_parse_limits {
     size_t max_command; /* sum of argument lengths of one command */
 };
 
-/* One command. argv[i].ptr is heap memory owned by the struct, followed by
+/* One command. argv[i].ptr is memory owned by the struct, followed by
  * a NUL that is not counted in len (convenient for number parsing; the
  * arguments themselves are binary). */
 struct resp_argv {
     size_t argc;
     flo_buf_t *argv;
+    /* Bytes right after argv[argc - 1] in argv's own allocation that hold
+     * small arguments (one allocation per command instead of one per
+     * argument); arguments outside them are separate allocations. */
+    size_t inline_bytes;
 };
 /* Free the arguments (safe on a zeroed struct); leaves it zeroed. */
 void resp_argv_free(struct resp_argv *a);

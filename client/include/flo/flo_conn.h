@@ -114,6 +114,11 @@ struct flo_conn {
     struct flo_reader rd;      /* response decoder */
     struct flo_call *inflight; /* uthash head, keyed by id */
     uint32_t ninflight;
+    /* Permanent member of `inflight` while the connection carries calls
+     * (id UINT64_MAX, never issued, never answered): uthash frees its bucket
+     * table whenever the table empties, so without it every burst that
+     * drained to zero re-allocated and re-grew the table. */
+    struct flo_call sentinel;
     uint64_t auth_id; /* request id of the AUTH frame, 0 = none */
     struct flo_conn_config cfg;
     struct flo_conn_hooks hooks;
