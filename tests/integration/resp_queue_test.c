@@ -514,7 +514,7 @@ Test(resp_queue, brpop_of_a_gone_client_loses_nothing)
     usleep(100 * 1000);
     cr_assert_geq(get_int(c, "LPUSH gone v"), 0);
     /* Without the hand-back it would wait for its 30 s lease. */
-    char *v = pop_within(c, "gone", 2000);
+    char *v = pop_within(c, "gone", 5000);
     cr_assert_not_null(v, "the message taken by the gone client's waiter did not come back");
     cr_assert_str_eq(v, "v");
     free(v);
