@@ -19,7 +19,7 @@
 
 #include "proto.h"
 
-#define PROTO_TXN_MAX_OPS 256
+#define PROTO_TXN_MAX_OPS   256
 #define PROTO_TXN_MAX_BYTES (1024u * 1024)
 
 enum proto_txn_kind_e {
@@ -37,13 +37,13 @@ enum proto_txn_kind_e {
 struct proto_txn_op {
     enum proto_txn_kind_e kind;
     flo_buf_t key;
-    flo_buf_t value;      /* PUT */
-    uint64_t ttl_ms;      /* PUT (0 = none), TOUCH (0 = clear) */
-    bool has_cas;         /* PUT, DELETE, TOUCH, PERSIST */
+    flo_buf_t value; /* PUT */
+    uint64_t ttl_ms; /* PUT (0 = none), TOUCH (0 = clear) */
+    bool has_cas;    /* PUT, DELETE, TOUCH, PERSIST */
     uint64_t cas_version;
-    bool if_not_exists;   /* PUT */
-    bool if_exists;       /* PUT */
-    int64_t delta;        /* INCR */
+    bool if_not_exists; /* PUT */
+    bool if_exists;     /* PUT */
+    int64_t delta;      /* INCR */
 };
 
 /* The upstream answer to one op (its body copied, owned by the outcome). */
@@ -53,8 +53,8 @@ struct proto_txn_result {
 };
 
 struct proto_txn_outcome {
-    int err;              /* 0, or a libflo code (connection lost, timeout...) */
-    bool committed;       /* true only if COMMIT answered OK */
+    int err;        /* 0, or a libflo code (connection lost, timeout...) */
+    bool committed; /* true only if COMMIT answered OK */
     /* On failure: which step failed (-1 BEGIN, 0..n-1 an op, n COMMIT),
      * with the Flo status and its message (a proto_err is filled for you). */
     long failed_step;
@@ -62,7 +62,7 @@ struct proto_txn_outcome {
     uint64_t txn_id;
     uint64_t commit_index;
     uint16_t op_count;
-    size_t nresults;      /* results of the ops that ran, in order */
+    size_t nresults; /* results of the ops that ran, in order */
     const struct proto_txn_result *results;
 };
 
