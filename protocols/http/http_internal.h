@@ -195,14 +195,47 @@ extern const struct http_route_def http_stream_pending_route;
  * sidecar's default. Sets r->ns. 0, or -1 with *e (400).
  */
 int http_kv_pick_namespace(struct http_req *r, struct proto_err *e);
+#define HTTP_QUERY_MAX_EXTRA 8 /* route query parameters besides namespace */
+
 /*
  * Parse the query of a KV sub-resource or batch route: `namespace` plus the
- * n (<= 4) parameters described by `extra`; the parsed copies land in
+ * n (<= HTTP_QUERY_MAX_EXTRA) parameters described by `extra`; the parsed copies land in
  * out[0..n) (which may be `extra` itself). Then picks the namespace.
  * `route` names the route in messages. 0, or -1 with *e (400).
  */
 int http_kv_parse_query(struct http_req *r, const struct http_qparam *extra, size_t n,
                         struct http_qparam *out, const char *route, struct proto_err *e);
+/* ---- shared by all route files (http_reply.c) ---- */
+
+struct http_json;
+
+/* Head of a completion: 0 to go on with an OK body, -1 once a reply
+ * (transport error or non-OK Flo status, via http_kv_reply_status) has
+ * been made. */
+int http_check_reply(struct http_req *r, int err, uint8_t status, flo_buf_t body);
+/* The same with route-specific replies for NOT_FOUND and CONFLICT (each
+ * optional: NULL leaves that status to http_kv_reply_status). */
+int http_check_reply_with(struct http_req *r, int err, uint8_t status, flo_buf_t body,
+                          void (*on_not_found)(struct http_req *r),
+                          void (*on_conflict)(struct http_req *r));
+/* Serialise a finished JSON body with `status`, or 503 if building it
+ * failed. Frees b either way. */
+void http_reply_built(struct http_req *r, unsigned status, struct flo_wbuf *b,
+                      const struct http_json *j);
+/* Finish a namespace listing whose array of n entries is open in j: close
+ * it, add "count" and "has_more" (from the optional shard-walk trailer left
+ * after the entries: a non-zero first byte means the list was cut), close
+ * the object and reply 200 (http_reply_built, so b is freed). */
+void http_reply_list_end(struct http_req *r, struct flo_wbuf *b, struct http_json *j, uint64_t n,
+                         flo_buf_t trailer);
+/* http_req_send, replying with the error if the call cannot be sent. */
+void http_send_or_reply(struct http_req *r, const struct flo_req *req, uint32_t timeout,
+                        unsigned flags, http_done_cb done);
+/* http_kv_parse_query with ps as both input and output, replying 400 on
+ * failure. 0, or -1 once the reply is made. */
+int http_parse_query_or_reply(struct http_req *r, struct http_qparam *ps, size_t n,
+                              const char *route);
+
 /* Reply for a non-OK Flo status (the shared mapping). */
 void http_kv_reply_status(struct http_req *r, uint8_t status, flo_buf_t body);
 /* 404 for a missing key, naming the namespace when printable. */

@@ -39,6 +39,13 @@ void http_json_begin(struct http_json *j)
     j->need_comma = false;
 }
 
+void http_json_start(struct http_json *j, struct flo_wbuf *out)
+{
+    flo_wbuf_init(out);
+    http_json_init(j, out);
+    http_json_begin(j);
+}
+
 void http_json_end(struct http_json *j)
 {
     put_c(j, '}');

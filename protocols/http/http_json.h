@@ -28,6 +28,9 @@ void http_json_init(struct http_json *j, struct flo_wbuf *out);
  * arrays; nesting is the caller's business). */
 void http_json_begin(struct http_json *j);
 void http_json_end(struct http_json *j);
+/* The usual opening of a reply body: initialise `out` (the caller frees
+ * it), bind j to it and write the top-level '{'. */
+void http_json_start(struct http_json *j, struct flo_wbuf *out);
 /* "name": "<escaped bytes>" (bytes must be valid UTF-8; see _payload). */
 void http_json_str(struct http_json *j, const char *name, flo_buf_t s);
 void http_json_cstr(struct http_json *j, const char *name, const char *s);

@@ -73,26 +73,22 @@ static bool is_long_poll(const struct http_req *r)
 
 /* ---- completions ---- */
 
+static void get_not_found(struct http_req *r)
+{
+    if (is_long_poll(r)) {
+        /* The wait ran out: an empty success, the client polls again. */
+        http_reply_bytes(r, MHD_HTTP_NO_CONTENT, NULL, FLO_BUF_NULL);
+        return;
+    }
+    http_kv_reply_not_found(r);
+}
+
 static void get_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     uint64_t version;
     flo_buf_t value;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status == FLO_STATUS_NOT_FOUND && is_long_poll(r)) {
-        /* The wait ran out: an empty success, the client polls again. */
-        http_reply_bytes(r, MHD_HTTP_NO_CONTENT, NULL, FLO_BUF_NULL);
-        return;
-    }
-    if (status == FLO_STATUS_NOT_FOUND) {
-        http_kv_reply_not_found(r);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply_with(r, err, status, body, get_not_found, NULL) < 0) {
         return;
     }
     int rc = flo_kv_dec_get(body, &version, &value);
@@ -105,9 +101,7 @@ static void get_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
     } else {
         struct flo_wbuf b;
         struct http_json j;
-        flo_wbuf_init(&b);
-        http_json_init(&j, &b);
-        http_json_begin(&j);
+        http_json_start(&j, &b);
         http_json_payload(&j, "key", "key_encoding", flo_wbuf_view(&r->target.key));
         http_json_payload(&j, "value", "encoding", value);
         http_json_u64(&j, "version", version);
@@ -128,12 +122,7 @@ static void head_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     uint64_t version;
     bool present;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_kv_dec_exists(body, &version, &present);
@@ -153,16 +142,7 @@ static void put_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
 {
     uint64_t version;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status == FLO_STATUS_CONFLICT) {
-        reply_precondition_failed(r);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply_with(r, err, status, body, NULL, reply_precondition_failed) < 0) {
         return;
     }
     int rc = flo_kv_dec_version(body, &version);
@@ -172,9 +152,7 @@ static void put_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_payload(&j, "key", "key_encoding", flo_wbuf_view(&r->target.key));
     http_json_u64(&j, "version", version);
     http_json_end(&j);
@@ -190,20 +168,8 @@ static void put_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
 
 static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status == FLO_STATUS_CONFLICT) {
-        reply_precondition_failed(r);
-        return;
-    }
-    if (status == FLO_STATUS_NOT_FOUND) {
-        http_kv_reply_not_found(r);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply_with(r, err, status, body, http_kv_reply_not_found,
+                              reply_precondition_failed) < 0) {
         return;
     }
     http_reply_bytes(r, MHD_HTTP_NO_CONTENT, NULL, FLO_BUF_NULL);
@@ -382,10 +348,7 @@ static void kv_start(struct http_req *r)
         return;
     }
     req.opts = flo_wbuf_view(&r->opts);
-    rc = http_req_send(r, &req, timeout, flags, done);
-    if (rc < 0) {
-        http_reply_code(r, rc);
-    }
+    http_send_or_reply(r, &req, timeout, flags, done);
 }
 
 const struct http_route_def http_kv_route = {

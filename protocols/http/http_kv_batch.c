@@ -130,12 +130,7 @@ static void scan_mget_done(struct http_req *r, int err, uint8_t status, flo_buf_
     struct flo_kv_mget_entry en;
     int rc;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     size_t seen = 0;
@@ -177,12 +172,7 @@ static void scan_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_kv_scan_iter it;
     struct flo_kv_scan_entry en;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_kv_scan_begin(body, &info, &it);
@@ -193,9 +183,7 @@ static void scan_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     if (r->kv.keys_only) {
         struct flo_wbuf b;
         struct http_json j;
-        flo_wbuf_init(&b);
-        http_json_init(&j, &b);
-        http_json_begin(&j);
+        http_json_start(&j, &b);
         http_json_array_begin(&j, "keys");
         uint64_t n = 0;
         while ((rc = flo_kv_scan_next(&it, &en)) == 1) {
@@ -280,8 +268,7 @@ static void scan_prepare(struct http_req *r)
          .bytes = &r->kv.cursor},
         {.name = "keys_only", .kind = HTTP_QP_BOOL, .what = "true or false"},
     };
-    if (http_kv_parse_query(r, p, 4, p, "GET /v1/kv", &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 4, "GET /v1/kv") < 0) {
         return;
     }
     if (p[1].seen && p[1].u == 0) {
@@ -350,12 +337,7 @@ static void mget_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     uint16_t count;
     flo_buf_t key;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_kv_mget_begin(body, &it);
@@ -370,9 +352,7 @@ static void mget_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct http_json j;
     uint64_t found = 0;
     bool truncated = false;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_array_begin(&j, "items");
     while (flo_kv_key_next(&keys, &key) == 1) {
         int got = truncated ? 0 : flo_kv_mget_next(&it, &en);
@@ -415,10 +395,7 @@ static void mget_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
 
 static void mget_prepare(struct http_req *r)
 {
-    struct proto_err e;
-    if (http_kv_parse_query(r, NULL, 0, NULL, "POST /v1/kv/mget", &e) < 0) {
-        http_reply_error(r, &e);
-    }
+    (void)http_parse_query_or_reply(r, NULL, 0, "POST /v1/kv/mget");
 }
 
 /* Read {"keys": [...], "keys_encoding": "base64"?} into the mget value. */
@@ -532,10 +509,7 @@ static void mget_start(struct http_req *r)
         .ns = r->ns,
         .value = flo_wbuf_view(&m->mval),
     };
-    int rc = http_req_send(r, &req, 0, FLO_SEND_IDEMPOTENT, mget_done);
-    if (rc < 0) {
-        http_reply_code(r, rc);
-    }
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, mget_done);
 }
 
 const struct http_route_def http_kv_mget_route = {

@@ -21,15 +21,14 @@
 
 #define HISTORY_MAX_LIMIT 10000u /* more than any retained version chain */
 #define JSON_PATH_MAX     1024u  /* bytes of a JSON path */
-#define MAX_EXTRA_PARAMS  4      /* route parameters besides namespace */
 
 /* ---- shared with the other KV route files ---- */
 
 int http_kv_parse_query(struct http_req *r, const struct http_qparam *extra, size_t n,
                         struct http_qparam *out, const char *route, struct proto_err *e)
 {
-    struct http_qparam ps[MAX_EXTRA_PARAMS + 1];
-    if (n > MAX_EXTRA_PARAMS) {
+    struct http_qparam ps[HTTP_QUERY_MAX_EXTRA + 1];
+    if (n > HTTP_QUERY_MAX_EXTRA) {
         proto_err_from_code(e, FLO_EINVAL);
         return -1;
     }
@@ -102,16 +101,7 @@ static void history_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
     struct flo_kv_history_entry en;
     uint32_t count;
 
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status == FLO_STATUS_NOT_FOUND) {
-        http_kv_reply_not_found(r);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply_with(r, err, status, body, http_kv_reply_not_found, NULL) < 0) {
         return;
     }
     int rc = flo_kv_history_begin(body, &it, &count);
@@ -123,9 +113,7 @@ static void history_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
     uint64_t newest = 0, shown = 0;
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_payload(&j, "key", "key_encoding", flo_wbuf_view(&r->target.key));
     http_json_array_begin(&j, "versions");
     while (shown < limit && (rc = flo_kv_history_next(&it, &en)) == 1) {
@@ -159,8 +147,7 @@ static void history_prepare(struct http_req *r)
                                .kind = HTTP_QP_U64,
                                .max = HISTORY_MAX_LIMIT,
                                .what = "a whole number of versions (1..10000)"}};
-    if (http_kv_parse_query(r, p, 1, p, "GET /v1/kv/{key}/history", &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 1, "GET /v1/kv/{key}/history") < 0) {
         return;
     }
     if (p[0].seen && p[0].u == 0) {
@@ -180,10 +167,7 @@ static void history_start(struct http_req *r)
         .key = flo_wbuf_view(&r->target.key),
     };
     /* Flo ignores a limit option on history; the sidecar trims instead. */
-    int rc = http_req_send(r, &req, 0, FLO_SEND_IDEMPOTENT, history_done);
-    if (rc < 0) {
-        http_reply_code(r, rc);
-    }
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, history_done);
 }
 
 const struct http_route_def http_kv_history_route = {
@@ -234,9 +218,7 @@ static void incr_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_payload(&j, "key", "key_encoding", flo_wbuf_view(&r->target.key));
     http_json_i64(&j, "value", value);
     http_json_u64(&j, "version", version);
@@ -247,12 +229,10 @@ static void incr_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
 
 static void incr_prepare(struct http_req *r)
 {
-    struct proto_err e;
     struct http_qparam p[] = {{.name = "delta",
                                .kind = HTTP_QP_I64,
                                .what = "a whole number (a signed 64-bit integer, e.g. 5 or -2)"}};
-    if (http_kv_parse_query(r, p, 1, p, "POST /v1/kv/{key}/incr", &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 1, "POST /v1/kv/{key}/incr") < 0) {
         return;
     }
     r->kv.has_delta = p[0].seen;
@@ -319,20 +299,8 @@ const struct http_route_def http_kv_incr_route = {
 
 static void ttl_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (err < 0) {
-        http_reply_code(r, err);
-        return;
-    }
-    if (status == FLO_STATUS_NOT_FOUND) {
-        http_kv_reply_not_found(r);
-        return;
-    }
-    if (status == FLO_STATUS_CONFLICT) {
-        reply_cas_failed(r);
-        return;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
+    if (http_check_reply_with(r, err, status, body, http_kv_reply_not_found, reply_cas_failed) <
+        0) {
         return;
     }
     http_reply_bytes(r, MHD_HTTP_NO_CONTENT, NULL, FLO_BUF_NULL);
@@ -340,7 +308,6 @@ static void ttl_done(struct http_req *r, int err, uint8_t status, flo_buf_t body
 
 static void ttl_prepare(struct http_req *r)
 {
-    struct proto_err e;
     struct http_qparam p[] = {{.name = "ttl_ms",
                                .kind = HTTP_QP_U64,
                                .max = UINT64_MAX,
@@ -348,8 +315,7 @@ static void ttl_prepare(struct http_req *r)
     const char *route =
         r->method == HTTP_M_PUT ? "PUT /v1/kv/{key}/ttl" : "DELETE /v1/kv/{key}/ttl";
     size_t n = r->method == HTTP_M_PUT ? 1 : 0;
-    if (http_kv_parse_query(r, p, n, p, route, &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, n, route) < 0) {
         return;
     }
     if (n == 1) {
@@ -507,9 +473,7 @@ static void json_set_done(struct http_req *r, int err, uint8_t status, flo_buf_t
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_payload(&j, "key", "key_encoding", flo_wbuf_view(&r->target.key));
     http_json_str(&j, "path", flo_wbuf_view(&r->kv.path));
     http_json_u64(&j, "version", version);
@@ -576,8 +540,7 @@ static void json_prepare(struct http_req *r)
                         : r->method == HTTP_M_PUT ? "PUT /v1/kv/{key}/json"
                                                   : "DELETE /v1/kv/{key}/json";
     size_t n = r->method == HTTP_M_PUT ? 2 : 1;
-    if (http_kv_parse_query(r, p, n, p, route, &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, n, route) < 0) {
         return;
     }
     r->kv.has_path = p[0].seen;

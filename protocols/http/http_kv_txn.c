@@ -122,9 +122,7 @@ static void reply_committed(struct http_req *r, const struct txn_state *s,
 {
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_bool(&j, "committed", true);
     http_json_u64(&j, "commit_index", o->commit_index);
     http_json_u64(&j, "op_count", o->op_count);
@@ -177,9 +175,7 @@ static void reply_failed(struct http_req *r, const struct txn_state *s,
         snprintf(msg + k, sizeof(msg) - (size_t)k, "%.400s; nothing was applied", e.message);
         memcpy(e.message, msg, sizeof(msg));
     }
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_cstr(&j, "error", e.message);
     http_json_cstr(&j, "code", e.code ? e.code : "error");
     http_json_bool(&j, "committed", false);
@@ -343,10 +339,7 @@ static int parse_op(const cJSON *op, size_t idx, struct proto_txn_op *o, struct 
 
 static void txn_prepare(struct http_req *r)
 {
-    struct proto_err e;
-    if (http_kv_parse_query(r, NULL, 0, NULL, "POST /v1/kv/txn", &e) < 0) {
-        http_reply_error(r, &e);
-    }
+    (void)http_parse_query_or_reply(r, NULL, 0, "POST /v1/kv/txn");
 }
 
 static void txn_start(struct http_req *r)

@@ -84,18 +84,6 @@ static int64_t unix_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Serialise a finished JSON body, or answer 503 if building it failed. */
-static void reply_built(struct http_req *r, unsigned status, struct flo_wbuf *b,
-                        const struct http_json *j)
-{
-    if (j->err < 0) {
-        http_reply_code(r, j->err);
-    } else {
-        http_reply_json(r, status, b);
-    }
-    flo_wbuf_free(b);
-}
-
 /* "queue": name under the payload rule. */
 static void json_queue_name(struct http_json *j, struct http_req *r)
 {
@@ -113,39 +101,6 @@ static struct flo_req queue_req(struct http_req *r, uint16_t op)
     };
 }
 
-static void send_or_fail(struct http_req *r, const struct flo_req *req, uint32_t timeout,
-                         unsigned flags, http_done_cb done)
-{
-    int rc = http_req_send(r, req, timeout, flags, done);
-    if (rc < 0) {
-        http_reply_code(r, rc);
-    }
-}
-
-/* Common head of the completions: 0 to go on with an OK body, -1 if a
- * reply (transport error or Flo status) has been made. */
-static int check_reply(struct http_req *r, int err, uint8_t status, flo_buf_t body)
-{
-    if (err < 0) {
-        http_reply_code(r, err);
-        return -1;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
-        return -1;
-    }
-    return 0;
-}
-
-/* Routes that take only ?namespace=. */
-static void ns_only_prepare(struct http_req *r, const char *route)
-{
-    struct proto_err e;
-    if (http_kv_parse_query(r, NULL, 0, NULL, route, &e) < 0) {
-        http_reply_error(r, &e);
-    }
-}
-
 /* ---- GET /v1/queues ---- */
 
 static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
@@ -153,7 +108,7 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_queue_list_iter it;
     struct flo_queue_info q;
     uint32_t count;
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_queue_list_begin(body, &it, &count);
@@ -164,9 +119,7 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_wbuf b;
     struct http_json j;
     uint64_t n = 0;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_array_begin(&j, "queues");
     while ((rc = flo_queue_list_next(&it, &q)) == 1) {
         http_json_elem_begin(&j);
@@ -184,24 +137,18 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         http_reply_code(r, rc);
         return;
     }
-    http_json_array_end(&j);
-    http_json_u64(&j, "count", n);
-    /* The optional shard-walk trailer says whether the list was cut. */
-    flo_buf_t tail = flo_cur_rest(&it.cur);
-    http_json_bool(&j, "has_more", tail.len > 0 && tail.ptr[0] != 0);
-    http_json_end(&j);
-    reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_list_end(r, &b, &j, n, flo_cur_rest(&it.cur));
 }
 
 static void list_prepare(struct http_req *r)
 {
-    ns_only_prepare(r, "GET /v1/queues");
+    (void)http_parse_query_or_reply(r, NULL, 0, "GET /v1/queues");
 }
 
 static void list_start(struct http_req *r)
 {
     struct flo_req req = {.op = FLO_OP_QUEUE_LIST, .ns = r->ns};
-    send_or_fail(r, &req, 0, FLO_SEND_IDEMPOTENT, list_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, list_done);
 }
 
 const struct http_route_def http_queue_list_route = {
@@ -217,7 +164,7 @@ const struct http_route_def http_queue_list_route = {
 static void stats_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct flo_queue_stats st;
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_queue_dec_stats(body, &st);
@@ -227,9 +174,7 @@ static void stats_done(struct http_req *r, int err, uint8_t status, flo_buf_t bo
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     json_queue_name(&j, r);
     http_json_u64(&j, "enqueued", st.enqueued);
     http_json_u64(&j, "dequeued", st.dequeued);
@@ -241,18 +186,18 @@ static void stats_done(struct http_req *r, int err, uint8_t status, flo_buf_t bo
     http_json_u64(&j, "leased_now", st.leased_now);
     http_json_u64(&j, "dlq_now", st.dlq_now);
     http_json_end(&j);
-    reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void stats_prepare(struct http_req *r)
 {
-    ns_only_prepare(r, "GET /v1/queues/{queue}");
+    (void)http_parse_query_or_reply(r, NULL, 0, "GET /v1/queues/{queue}");
 }
 
 static void stats_start(struct http_req *r)
 {
     struct flo_req req = queue_req(r, FLO_OP_QUEUE_STATS);
-    send_or_fail(r, &req, 0, FLO_SEND_IDEMPOTENT, stats_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, stats_done);
 }
 
 const struct http_route_def http_queue_stats_route = {
@@ -278,9 +223,7 @@ static void enqueue_reply(struct http_req *r, const struct proto_err *e)
         http_reply_error(r, e);
         return;
     }
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     if (e != NULL) {
         http_json_cstr(&j, "error", e->message);
         http_json_cstr(&j, "code", e->code ? e->code : "error");
@@ -297,7 +240,7 @@ static void enqueue_reply(struct http_req *r, const struct proto_err *e)
         http_json_u64(&j, "count", s->next);
     }
     http_json_end(&j);
-    reply_built(r, e != NULL ? (unsigned)e->http_status : MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, e != NULL ? (unsigned)e->http_status : MHD_HTTP_OK, &b, &j);
 }
 
 static void enqueue_next(struct http_req *r);
@@ -415,7 +358,7 @@ static void enqueue_next(struct http_req *r)
 static void purge_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     uint32_t removed;
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_queue_dec_purge(body, &removed);
@@ -425,20 +368,18 @@ static void purge_done(struct http_req *r, int err, uint8_t status, flo_buf_t bo
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     json_queue_name(&j, r);
     http_json_u64(&j, "removed", removed);
     http_json_end(&j);
-    reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void messages_prepare(struct http_req *r)
 {
     struct proto_err e;
     if (r->method == HTTP_M_DELETE) {
-        ns_only_prepare(r, "DELETE /v1/queues/{queue}/messages");
+        (void)http_parse_query_or_reply(r, NULL, 0, "DELETE /v1/queues/{queue}/messages");
         return;
     }
     struct hq_state *s = hq_state(r);
@@ -464,8 +405,7 @@ static void messages_prepare(struct http_req *r)
          .max = UINT8_MAX,
          .what = "a whole number of deliveries from 0 to 255"},
     };
-    if (http_kv_parse_query(r, p, 4, p, "POST /v1/queues/{queue}/messages", &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 4, "POST /v1/queues/{queue}/messages") < 0) {
         return;
     }
     if (p[2].seen && s->dedup.len == 0) {
@@ -487,7 +427,7 @@ static void messages_start(struct http_req *r)
 
     if (r->method == HTTP_M_DELETE) {
         struct flo_req req = queue_req(r, FLO_OP_QUEUE_PURGE);
-        send_or_fail(r, &req, 0, 0, purge_done);
+        http_send_or_reply(r, &req, 0, 0, purge_done);
         return;
     }
     flo_buf_t body = flo_wbuf_view(&r->body);
@@ -530,9 +470,7 @@ static void msgs_reply(struct http_req *r, flo_buf_t body, uint32_t lease_ms)
 {
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     json_queue_name(&j, r);
     int rc = http_queue_msgs_json(&j, body, lease_ms ? unix_ms() + lease_ms : 0);
     http_json_end(&j);
@@ -541,13 +479,13 @@ static void msgs_reply(struct http_req *r, flo_buf_t body, uint32_t lease_ms)
         http_reply_code(r, rc);
         return;
     }
-    reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void dequeue_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct hq_state *s = r->ext;
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     /* A long-poll that timed out is an empty list, answered 200 like any
@@ -557,7 +495,7 @@ static void dequeue_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
 
 static void peek_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     msgs_reply(r, body, 0);
@@ -566,7 +504,7 @@ static void peek_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
 static void dlq_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct proto_err e;
-    if (check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     if (http_queue_dlq_summary_err(body, &e)) {
@@ -597,8 +535,7 @@ static void dequeue_prepare(struct http_req *r)
          .max = HTTP_QUEUE_MAX_VISIBILITY_MS,
          .what = "a lease length in milliseconds from 1 to 43200000 (12 h)"},
     };
-    if (http_kv_parse_query(r, p, 3, p, "POST /v1/queues/{queue}/dequeue", &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 3, "POST /v1/queues/{queue}/dequeue") < 0) {
         return;
     }
     if ((p[0].seen && p[0].u == 0) || (p[2].seen && p[2].u == 0)) {
@@ -630,7 +567,7 @@ static void dequeue_start(struct http_req *r)
     struct flo_req req = queue_req(r, FLO_OP_QUEUE_DEQUEUE);
     /* Never retried: a dequeue leases, a replay would lease twice. */
     unsigned flags = s->block_ms > 0 ? FLO_SEND_BLOCKING : 0;
-    send_or_fail(r, &req, proto_timeout_for_block(s->block_ms), flags, dequeue_done);
+    http_send_or_reply(r, &req, proto_timeout_for_block(s->block_ms), flags, dequeue_done);
 }
 
 const struct http_route_def http_queue_dequeue_route = {
@@ -655,8 +592,7 @@ static void list_msgs_prepare(struct http_req *r, const char *route, uint32_t de
          .max = LIST_MAX_COUNT,
          .what = "a whole number of messages from 1 to 1000"},
     };
-    if (http_kv_parse_query(r, p, 1, p, route, &e) < 0) {
-        http_reply_error(r, &e);
+    if (http_parse_query_or_reply(r, p, 1, route) < 0) {
         return;
     }
     if (p[0].seen && p[0].u == 0) {
@@ -676,7 +612,7 @@ static void list_msgs_start(struct http_req *r, uint16_t op, http_done_cb done)
         return;
     }
     struct flo_req req = queue_req(r, op);
-    send_or_fail(r, &req, 0, FLO_SEND_IDEMPOTENT, done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, done);
 }
 
 static void peek_prepare(struct http_req *r)

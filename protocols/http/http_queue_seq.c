@@ -115,9 +115,7 @@ static void run_reply(struct seq_run *s)
     struct proto_err first, e;
     size_t ok = 0, failed = 0;
 
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     for (size_t i = 0; i < s->in.n; i++) {
         if (!slot_ok(&s->slots[i]) && failed++ == 0) {
             slot_err(&s->slots[i], &first);
@@ -221,10 +219,7 @@ static void slot_cb(void *arg, int err, uint8_t status, flo_buf_t body)
 
 static void seq_prepare(struct http_req *r, enum http_queue_seq_op_e op)
 {
-    struct proto_err e;
-    if (http_kv_parse_query(r, NULL, 0, NULL, ops[op].route, &e) < 0) {
-        http_reply_error(r, &e);
-    }
+    (void)http_parse_query_or_reply(r, NULL, 0, ops[op].route);
 }
 
 static void seq_start(struct http_req *r, enum http_queue_seq_op_e op)

@@ -305,9 +305,7 @@ void http_reply_error(struct http_req *r, const struct proto_err *e)
 {
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_cstr(&j, "error", e->message);
     http_json_cstr(&j, "code", e->code ? e->code : "error");
     http_json_end(&j);

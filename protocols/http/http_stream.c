@@ -60,47 +60,6 @@ struct hs_state *hs_state(struct http_req *r)
     return s;
 }
 
-int hs_parse_query(struct http_req *r, struct http_qparam *ps, size_t n, const char *route)
-{
-    struct http_qparam all[HTTP_STREAM_MAX_PARAMS + 1];
-    struct proto_err e;
-    if (n > HTTP_STREAM_MAX_PARAMS) {
-        http_reply_code(r, FLO_EINVAL);
-        return -1;
-    }
-    all[0] = (struct http_qparam){.name = "namespace",
-                                  .kind = HTTP_QP_BYTES,
-                                  .max = PROTO_MAX_NAMESPACE,
-                                  .what = "a namespace name of 1 to 255 bytes",
-                                  .bytes = &r->kv.ns};
-    if (n > 0) {
-        memcpy(all + 1, ps, n * sizeof(*ps));
-    }
-    if (http_query_parse(r->target.query, r->target.query_len, all, n + 1, route, &e) < 0) {
-        goto fail;
-    }
-    if (all[0].seen) {
-        if (r->kv.ns.len == 0) {
-            proto_err_bad_request(&e, "query parameter namespace must not be empty");
-            goto fail;
-        }
-        if (proto_check_ns(flo_wbuf_view(&r->kv.ns), &e) < 0) {
-            goto fail;
-        }
-        r->kv.has_ns = true;
-    }
-    if (n > 0) {
-        memcpy(ps, all + 1, n * sizeof(*ps));
-    }
-    if (http_kv_pick_namespace(r, &e) < 0) {
-        goto fail;
-    }
-    return 0;
-fail:
-    http_reply_error(r, &e);
-    return -1;
-}
-
 int hs_parse_id(flo_buf_t text, const char *what, struct flo_stream_id *id, struct proto_err *e)
 {
     if (flo_stream_id_parse(text, id) < 0) {
@@ -125,39 +84,6 @@ void hs_json_id(struct http_json *j, const char *name, struct flo_stream_id id)
     char buf[FLO_STREAM_ID_TEXT_MAX];
     flo_stream_id_format(id, buf, sizeof(buf));
     http_json_cstr(j, name, buf);
-}
-
-int hs_check_reply(struct http_req *r, int err, uint8_t status, flo_buf_t body)
-{
-    if (err < 0) {
-        http_reply_code(r, err);
-        return -1;
-    }
-    if (status != FLO_STATUS_OK) {
-        http_kv_reply_status(r, status, body);
-        return -1;
-    }
-    return 0;
-}
-
-void hs_reply_built(struct http_req *r, unsigned status, struct flo_wbuf *b,
-                    const struct http_json *j)
-{
-    if (j->err < 0) {
-        http_reply_code(r, j->err);
-    } else {
-        http_reply_json(r, status, b);
-    }
-    flo_wbuf_free(b);
-}
-
-void hs_send(struct http_req *r, const struct flo_req *req, uint32_t timeout, unsigned flags,
-             http_done_cb done)
-{
-    int rc = http_req_send(r, req, timeout, flags, done);
-    if (rc < 0) {
-        http_reply_code(r, rc);
-    }
 }
 
 struct flo_req hs_req(struct http_req *r, uint16_t op)
@@ -187,7 +113,7 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_stream_list_iter it;
     struct flo_stream_list_entry ent;
     uint32_t count;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_stream_list_begin(body, &it, &count);
@@ -198,9 +124,7 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_wbuf b;
     struct http_json j;
     uint64_t n = 0;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     http_json_array_begin(&j, "streams");
     while ((rc = flo_stream_list_next(&it, &ent)) == 1) {
         http_json_elem_begin(&j);
@@ -214,24 +138,18 @@ static void list_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         http_reply_code(r, rc);
         return;
     }
-    http_json_array_end(&j);
-    http_json_u64(&j, "count", n);
-    /* The optional shard-walk trailer says whether the list was cut. */
-    flo_buf_t tail = flo_cur_rest(&it.cur);
-    http_json_bool(&j, "has_more", tail.len > 0 && tail.ptr[0] != 0);
-    http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_list_end(r, &b, &j, n, flo_cur_rest(&it.cur));
 }
 
 static void list_prepare(struct http_req *r)
 {
-    hs_parse_query(r, NULL, 0, "GET /v1/streams");
+    http_parse_query_or_reply(r, NULL, 0, "GET /v1/streams");
 }
 
 static void list_start(struct http_req *r)
 {
     struct flo_req req = {.op = FLO_OP_STREAM_LIST, .ns = r->ns};
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, list_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, list_done);
 }
 
 const struct http_route_def http_stream_list_route = {
@@ -247,7 +165,7 @@ const struct http_route_def http_stream_list_route = {
 static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct flo_stream_info in;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_stream_dec_info(body, &in);
@@ -257,9 +175,7 @@ static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     hs_json_id(&j, "first_id", in.first);
     hs_json_id(&j, "last_id", in.last);
@@ -275,12 +191,12 @@ static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         http_json_end(&j);
     }
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void create_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     /* Answer with the stream as Flo now describes it. */
@@ -288,7 +204,7 @@ static void create_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
     struct hs_state *s = r->ext;
     flo_wbuf_reset(&s->val);
     struct flo_req req = hs_req(r, FLO_OP_STREAM_INFO);
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
 }
 
 static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
@@ -302,18 +218,16 @@ static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
         http_reply_error(r, &e);
         return;
     }
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_bool(&j, "deleted", true);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void stream_prepare(struct http_req *r)
@@ -323,14 +237,14 @@ static void stream_prepare(struct http_req *r)
         return;
     }
     if (r->method == HTTP_M_GET || r->method == HTTP_M_HEAD) {
-        hs_parse_query(r, NULL, 0, "GET /v1/streams/{stream}");
+        http_parse_query_or_reply(r, NULL, 0, "GET /v1/streams/{stream}");
         return;
     }
     if (r->method == HTTP_M_DELETE) {
         struct http_qparam p[] = {
             {.name = "force", .kind = HTTP_QP_BOOL, .what = "true or false"},
         };
-        if (hs_parse_query(r, p, 1, "DELETE /v1/streams/{stream}") == 0) {
+        if (http_parse_query_or_reply(r, p, 1, "DELETE /v1/streams/{stream}") == 0) {
             s->force = p[0].b;
         }
         return;
@@ -351,7 +265,7 @@ static void stream_prepare(struct http_req *r)
          .max = UINT64_MAX,
          .what = "a whole number of records (0 = no limit)"},
     };
-    if (hs_parse_query(r, p, 3, "PUT /v1/streams/{stream}") < 0) {
+    if (http_parse_query_or_reply(r, p, 3, "PUT /v1/streams/{stream}") < 0) {
         return;
     }
     s->partitions = p[0].u;
@@ -419,7 +333,7 @@ static void stream_start(struct http_req *r)
     struct hs_state *s = r->ext;
     if (r->method == HTTP_M_GET || r->method == HTTP_M_HEAD) {
         struct flo_req req = hs_req(r, FLO_OP_STREAM_INFO);
-        hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
+        http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
         return;
     }
     if (r->method == HTTP_M_DELETE) {
@@ -428,7 +342,7 @@ static void stream_start(struct http_req *r)
             return;
         }
         struct flo_req req = hs_req(r, FLO_OP_STREAM_DELETE);
-        hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, delete_done);
+        http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, delete_done);
         return;
     }
     if (create_body(r, s) < 0) {
@@ -436,7 +350,7 @@ static void stream_start(struct http_req *r)
     }
     /* create is idempotent: it (re)writes the stream's metadata. */
     struct flo_req req = hs_req(r, FLO_OP_STREAM_CREATE);
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, create_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, create_done);
 }
 
 const struct http_route_def http_stream_route = {
@@ -773,7 +687,7 @@ static void append_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
 {
     struct hs_state *s = r->ext;
     struct flo_stream_id first;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_stream_dec_append(body, &first);
@@ -784,9 +698,7 @@ static void append_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
     struct flo_wbuf b;
     struct http_json j;
     char buf[FLO_STREAM_ID_TEXT_MAX];
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_id(&j, "id", first);
     http_json_array_begin(&j, "ids");
     for (uint32_t i = 0; i < s->count; i++) {
@@ -797,7 +709,7 @@ static void append_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
     http_json_array_end(&j);
     http_json_u64(&j, "count", s->count);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void append_start(struct http_req *r)
@@ -860,7 +772,7 @@ static void append_start(struct http_req *r)
     }
     /* Never retried: a replayed append would store the records twice. */
     struct flo_req req = hs_req(r, FLO_OP_STREAM_APPEND);
-    hs_send(r, &req, 0, 0, append_done);
+    http_send_or_reply(r, &req, 0, 0, append_done);
 }
 
 /* ---- GET /v1/streams/{s}/records (read) ---- */
@@ -919,7 +831,7 @@ static void read_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     struct flo_stream_rec_iter it;
     struct flo_stream_record rec;
     uint32_t count;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     /* A long-poll that timed out is an empty list, answered 200. */
@@ -933,9 +845,7 @@ static void read_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     uint64_t n = 0;
     bool have_last = false;
     struct flo_stream_id last = {0, 0};
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_array_begin(&j, "records");
     while (rc >= 0 && (rc = flo_stream_records_next(&it, &rec)) == 1) {
@@ -966,7 +876,7 @@ static void read_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         http_json_raw(&j, "next", FLO_BUF_STR("null"));
     }
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void records_prepare(struct http_req *r)
@@ -996,7 +906,7 @@ static void records_prepare(struct http_req *r)
          .max = UINT32_MAX,
          .what = "a partition number (u32)"},
     };
-    int rc = hs_parse_query(r, p, 6, "GET /v1/streams/{stream}/records");
+    int rc = http_parse_query_or_reply(r, p, 6, "GET /v1/streams/{stream}/records");
     struct flo_stream_read_args *a = &s->read;
     if (rc == 0 && p[0].seen) {
         rc = hs_parse_id(flo_wbuf_view(&start), "query parameter start", &a->start, &e);
@@ -1054,7 +964,7 @@ static void records_start(struct http_req *r)
     if (s->read.block_ms > 0) {
         flags |= FLO_SEND_BLOCKING;
     }
-    hs_send(r, &req, proto_timeout_for_block(s->read.block_ms), flags, read_done);
+    http_send_or_reply(r, &req, proto_timeout_for_block(s->read.block_ms), flags, read_done);
 }
 
 const struct http_route_def http_stream_records_route = {
@@ -1072,7 +982,7 @@ static void trim_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
 {
     struct hs_state *s = r->ext;
     uint64_t deleted, first_seq;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_stream_dec_trim(body, &deleted, &first_seq);
@@ -1082,21 +992,19 @@ static void trim_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_u64(&j, "deleted", deleted);
     http_json_u64(&j, "first_seq", first_seq);
     http_json_bool(&j, "dry_run", s->dry_run);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void trim_prepare(struct http_req *r)
 {
     if (hs_state(r) != NULL) {
-        hs_parse_query(r, NULL, 0, "POST /v1/streams/{stream}/trim");
+        http_parse_query_or_reply(r, NULL, 0, "POST /v1/streams/{stream}/trim");
     }
 }
 
@@ -1163,7 +1071,7 @@ static void trim_start(struct http_req *r)
     }
     struct flo_req req = hs_req(r, FLO_OP_STREAM_TRIM);
     /* A dry run changes nothing; a real trim by a bound is idempotent. */
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, trim_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, trim_done);
 }
 
 const struct http_route_def http_stream_trim_route = {

@@ -86,7 +86,7 @@ static void sweeper_query(struct http_req *r, const char *route)
          .what = ACK_TIMEOUT_WHAT},
         {.name = "max_deliver", .kind = HTTP_QP_U64, .max = UINT8_MAX, .what = MAX_DELIVER_WHAT},
     };
-    if (hs_parse_query(r, p, 2, route) < 0) {
+    if (http_parse_query_or_reply(r, p, 2, route) < 0) {
         return;
     }
     s->has_ack_timeout = p[0].seen;
@@ -101,9 +101,7 @@ static void settings_reply(struct http_req *r, unsigned status, const char *flag
     struct hs_state *s = r->ext;
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     if (s->has_ack_timeout) {
         http_json_u64(&j, "ack_timeout_ms", s->ack_timeout_ms);
@@ -113,7 +111,7 @@ static void settings_reply(struct http_req *r, unsigned status, const char *flag
     }
     http_json_bool(&j, flag, true);
     http_json_end(&j);
-    hs_reply_built(r, status, &b, &j);
+    http_reply_built(r, status, &b, &j);
 }
 
 /* ---- PUT / GET / DELETE /v1/streams/{s}/groups/{g} ---- */
@@ -129,7 +127,7 @@ static void create_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
         http_reply_error(r, &e);
         return;
     }
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     settings_reply(r, MHD_HTTP_CREATED, "created");
@@ -138,7 +136,7 @@ static void create_done(struct http_req *r, int err, uint8_t status, flo_buf_t b
 static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct flo_group_info g;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_group_dec_info(body, &g);
@@ -148,31 +146,27 @@ static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_u64(&j, "pending", g.pending_count);
     http_json_u64(&j, "members", g.member_count);
     http_json_u64(&j, "created_at_ms", g.created_at_ns / 1000000u);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void delete_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     struct flo_wbuf b;
     struct http_json j;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_bool(&j, "deleted", true);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void group_prepare(struct http_req *r)
@@ -182,9 +176,10 @@ static void group_prepare(struct http_req *r)
         return;
     }
     if (hs_state(r) != NULL) {
-        hs_parse_query(r, NULL, 0,
-                       r->method == HTTP_M_DELETE ? "DELETE /v1/streams/{stream}/groups/{group}"
-                                                  : "GET /v1/streams/{stream}/groups/{group}");
+        http_parse_query_or_reply(r, NULL, 0,
+                                  r->method == HTTP_M_DELETE
+                                      ? "DELETE /v1/streams/{stream}/groups/{group}"
+                                      : "GET /v1/streams/{stream}/groups/{group}");
     }
 }
 
@@ -196,12 +191,12 @@ static void group_start(struct http_req *r)
     }
     if (r->method == HTTP_M_GET || r->method == HTTP_M_HEAD) {
         struct flo_req req = hs_req(r, FLO_OP_GROUP_INFO);
-        hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
+        http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, info_done);
         return;
     }
     if (r->method == HTTP_M_DELETE) {
         struct flo_req req = hs_req(r, FLO_OP_GROUP_DELETE);
-        hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, delete_done);
+        http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, delete_done);
         return;
     }
     if (sweeper_body(r, s, "group settings") < 0) {
@@ -215,7 +210,7 @@ static void group_start(struct http_req *r)
     }
     /* Not retried: a replay after a lost reply would answer 409. */
     struct flo_req req = hs_req(r, FLO_OP_GROUP_CREATE);
-    hs_send(r, &req, 0, 0, create_done);
+    http_send_or_reply(r, &req, 0, 0, create_done);
 }
 
 const struct http_route_def http_stream_group_route = {
@@ -232,7 +227,7 @@ const struct http_route_def http_stream_group_route = {
 
 static void sweeper_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     settings_reply(r, MHD_HTTP_OK, "updated");
@@ -263,7 +258,7 @@ static void sweeper_start(struct http_req *r)
     }
     /* Setting the same values twice is harmless. */
     struct flo_req req = hs_req(r, FLO_OP_GROUP_CONFIGURE_SWEEPER);
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, sweeper_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, sweeper_done);
 }
 
 const struct http_route_def http_stream_sweeper_route = {
@@ -282,7 +277,7 @@ static void pending_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
     struct flo_group_pending_iter it;
     struct flo_group_pending_entry ent;
     uint32_t count;
-    if (hs_check_reply(r, err, status, body) < 0) {
+    if (http_check_reply(r, err, status, body) < 0) {
         return;
     }
     int rc = flo_group_pending_begin(body, &it, &count);
@@ -293,9 +288,7 @@ static void pending_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
     struct flo_wbuf b;
     struct http_json j;
     uint64_t n = 0;
-    flo_wbuf_init(&b);
-    http_json_init(&j, &b);
-    http_json_begin(&j);
+    http_json_start(&j, &b);
     hs_json_names(&j, r);
     http_json_array_begin(&j, "pending");
     while ((rc = flo_group_pending_next(&it, &ent)) == 1) {
@@ -314,7 +307,7 @@ static void pending_done(struct http_req *r, int err, uint8_t status, flo_buf_t 
     http_json_array_end(&j);
     http_json_u64(&j, "count", n);
     http_json_end(&j);
-    hs_reply_built(r, MHD_HTTP_OK, &b, &j);
+    http_reply_built(r, MHD_HTTP_OK, &b, &j);
 }
 
 static void pending_prepare(struct http_req *r)
@@ -331,7 +324,7 @@ static void pending_prepare(struct http_req *r)
          .what = "a consumer name (non-empty, no NUL)",
          .bytes = &s->consumer},
     };
-    if (hs_parse_query(r, p, 1, "GET /v1/streams/{stream}/groups/{group}/pending") < 0) {
+    if (http_parse_query_or_reply(r, p, 1, "GET /v1/streams/{stream}/groups/{group}/pending") < 0) {
         return;
     }
     if (p[0].seen && (s->consumer.len == 0 || memchr(s->consumer.data, 0, s->consumer.len))) {
@@ -358,7 +351,7 @@ static void pending_start(struct http_req *r)
         return;
     }
     struct flo_req req = hs_req(r, FLO_OP_GROUP_PENDING);
-    hs_send(r, &req, 0, FLO_SEND_IDEMPOTENT, pending_done);
+    http_send_or_reply(r, &req, 0, FLO_SEND_IDEMPOTENT, pending_done);
 }
 
 const struct http_route_def http_stream_pending_route = {

@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_http_fixture.h"
 
-#define URL_MAX      512
-#define LOG_SCAN_MAX (4u << 20)
-#define PAGE_KEYS    57 /* keys scanned across several pages */
-#define TTL_WAIT_MS  3000
+#define URL_MAX     512
+#define PAGE_KEYS   57 /* keys scanned across several pages */
+#define TTL_WAIT_MS 3000
 
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
@@ -28,42 +28,12 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    cr_assert_eq(ts_sidecar_start(&sc, dev.port, NULL), 0, "flo-sidecar did not start");
-    cr_assert_eq(ts_sidecar_wait_ready(&sc, TS_WAIT_MS), 0, "sidecar never became ready");
-}
-
-static void check_log(const struct ts_proc *p)
-{
-    FILE *f = fopen(p->log, "r");
-    if (f == NULL) {
-        return;
-    }
-    char *buf = malloc(LOG_SCAN_MAX + 1);
-    size_t n = buf ? fread(buf, 1, LOG_SCAN_MAX, f) : 0;
-    fclose(f);
-    if (buf == NULL) {
-        return;
-    }
-    buf[n] = '\0';
-    bool bad = strstr(buf, "AddressSanitizer") || strstr(buf, "LeakSanitizer") ||
-               strstr(buf, "runtime error:");
-    free(buf);
-    if (bad) {
-        ts_dump_log(p);
-    }
-    cr_expect(!bad, "sanitizer report in %s", p->log);
+    ts_http_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    if (sc.proc.pid) {
-        ts_stop(&sc.proc);
-        check_log(&sc.proc);
-    }
-    if (dev.proc.pid) {
-        ts_stop(&dev.proc);
-    }
+    ts_http_fixture_stop(&dev, &sc);
 }
 
 TestSuite(http_kv_ext, .init = setup, .fini = teardown, .timeout = 60);
@@ -77,12 +47,7 @@ static void url_of(char *buf, const char *path)
 
 static struct ts_http_resp call(const char *method, const char *path, const char *body)
 {
-    char u[URL_MAX + 128];
-    struct ts_http_resp r;
-    url_of(u, path);
-    cr_assert_eq(ts_http(method, u, NULL, body, body ? strlen(body) : 0, &r), 0,
-                 "%s %s: transport error", method, path);
-    return r;
+    return ts_http_call(&sc, method, path, NULL, body, body ? strlen(body) : 0);
 }
 
 static long status_of(const char *method, const char *path, const char *body)
@@ -96,13 +61,7 @@ static long status_of(const char *method, const char *path, const char *body)
 /* Call, check the status, parse the JSON body (caller deletes). */
 static cJSON *call_json(const char *method, const char *path, const char *body, long want)
 {
-    struct ts_http_resp r = call(method, path, body);
-    cr_assert_eq(r.status, want, "%s %s: want %ld got %ld: %s", method, path, want, r.status,
-                 r.body);
-    cJSON *doc = cJSON_ParseWithLength(r.body, r.body_len);
-    cr_assert_not_null(doc, "%s %s: not JSON: %s", method, path, r.body);
-    ts_http_resp_free(&r);
-    return doc;
+    return ts_http_call_json(&sc, method, path, NULL, body, want);
 }
 
 static void expect_error(const char *method, const char *path, const char *body, long status,
@@ -117,20 +76,6 @@ static void expect_error(const char *method, const char *path, const char *body,
     cJSON_Delete(doc);
 }
 
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsNumber(v), "no number \"%s\"", name);
-    return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsString(v), "no string \"%s\"", name);
-    return v->valuestring;
-}
-
 static bool flag(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItem(o, name);
@@ -143,7 +88,7 @@ static uint64_t put(const char *key, const char *value)
     char path[URL_MAX];
     snprintf(path, sizeof(path), "/v1/kv/%s", key);
     cJSON *doc = call_json("PUT", path, value, 200);
-    uint64_t v = (uint64_t)num(doc, "version");
+    uint64_t v = (uint64_t)ts_json_num(doc, "version");
     cJSON_Delete(doc);
     return v;
 }
@@ -184,10 +129,10 @@ Test(http_kv_ext, history_is_newest_first_and_limited)
     uint64_t wantv[] = {v3, v2, v1};
     for (int i = 0; i < 3; i++) {
         const cJSON *e = cJSON_GetArrayItem(vs, i);
-        cr_assert_str_eq(str(e, "value"), want[i]);
-        cr_assert_eq((uint64_t)num(e, "version"), wantv[i]);
+        cr_assert_str_eq(ts_json_str(e, "value"), want[i]);
+        cr_assert_eq((uint64_t)ts_json_num(e, "version"), wantv[i]);
     }
-    cr_assert_eq(num(doc, "count"), 3);
+    cr_assert_eq(ts_json_num(doc, "count"), 3);
     cJSON_Delete(doc);
 
     doc = call_json("GET", "/v1/kv/h/history?limit=2", NULL, 200);
@@ -207,18 +152,18 @@ Test(http_kv_ext, history_is_newest_first_and_limited)
 Test(http_kv_ext, incr_deltas_overflow_and_type_conflict)
 {
     cJSON *doc = call_json("POST", "/v1/kv/c/incr", NULL, 200);
-    cr_assert_eq(num(doc, "value"), 1);
-    uint64_t v1 = (uint64_t)num(doc, "version");
+    cr_assert_eq(ts_json_num(doc, "value"), 1);
+    uint64_t v1 = (uint64_t)ts_json_num(doc, "version");
     cJSON_Delete(doc);
     doc = call_json("POST", "/v1/kv/c/incr?delta=10", NULL, 200);
-    cr_assert_eq(num(doc, "value"), 11);
-    cr_assert_gt((uint64_t)num(doc, "version"), v1);
+    cr_assert_eq(ts_json_num(doc, "value"), 11);
+    cr_assert_gt((uint64_t)ts_json_num(doc, "version"), v1);
     cJSON_Delete(doc);
     doc = call_json("POST", "/v1/kv/c/incr", "{\"delta\": -20}", 200);
-    cr_assert_eq(num(doc, "value"), -9);
+    cr_assert_eq(ts_json_num(doc, "value"), -9);
     cJSON_Delete(doc);
     doc = call_json("POST", "/v1/kv/c/incr", "{\"delta\": \"-1\"}", 200);
-    cr_assert_eq(num(doc, "value"), -10);
+    cr_assert_eq(ts_json_num(doc, "value"), -10);
     cJSON_Delete(doc);
 
     /* The counter is an 8-byte little-endian integer on GET. */
@@ -238,7 +183,7 @@ Test(http_kv_ext, incr_deltas_overflow_and_type_conflict)
     cJSON_Delete(doc);
     expect_error("POST", "/v1/kv/big/incr?delta=1", NULL, 409, "counter_overflow");
     doc = call_json("POST", "/v1/kv/big/incr?delta=0", NULL, 200);
-    cr_assert_eq(num(doc, "value"), 9223372036854775807.0);
+    cr_assert_eq(ts_json_num(doc, "value"), 9223372036854775807.0);
     cJSON_Delete(doc);
     doc = call_json("POST", "/v1/kv/neg/incr?delta=-9223372036854775808", NULL, 200);
     cJSON_Delete(doc);
@@ -360,8 +305,8 @@ Test(http_kv_ext, json_every_path_form)
 {
     const char *doc = "{\"user\":{\"name\":\"ann\",\"tags\":[\"a\",\"b\",\"c\"]},\"odd key\":7}";
     cJSON *res = call_json("PUT", "/v1/kv/d/json", doc, 200);
-    uint64_t v1 = (uint64_t)num(res, "version");
-    cr_assert_str_eq(str(res, "path"), "$");
+    uint64_t v1 = (uint64_t)ts_json_num(res, "version");
+    cr_assert_str_eq(ts_json_str(res, "path"), "$");
     cJSON_Delete(res);
 
     expect_json_at("/v1/kv/d/json", doc);
@@ -372,7 +317,7 @@ Test(http_kv_ext, json_every_path_form)
 
     /* Set a nested field, then an array element. */
     res = call_json("PUT", "/v1/kv/d/json?path=$.user.age", "41", 200);
-    cr_assert_gt((uint64_t)num(res, "version"), v1);
+    cr_assert_gt((uint64_t)ts_json_num(res, "version"), v1);
     cJSON_Delete(res);
     res = call_json("PUT", "/v1/kv/d/json?path=$.user.tags%5B0%5D", "\"z\"", 200);
     cJSON_Delete(res);
@@ -429,11 +374,11 @@ Test(http_kv_ext, scan_pages_lose_and_repeat_nothing)
             const cJSON *list = cJSON_GetObjectItem(doc, keys_only ? "keys" : "items");
             cr_assert(cJSON_IsArray(list), "no list in page %d", pages);
             cr_assert_leq(cJSON_GetArraySize(list), 10);
-            cr_assert_eq(num(doc, "count"), cJSON_GetArraySize(list));
+            cr_assert_eq(ts_json_num(doc, "count"), cJSON_GetArraySize(list));
             const cJSON *e;
             cJSON_ArrayForEach(e, list)
             {
-                const char *k = keys_only ? e->valuestring : str(e, "key");
+                const char *k = keys_only ? e->valuestring : ts_json_str(e, "key");
                 cr_assert_not_null(k);
                 cr_assert_eq(strncmp(k, "pg:", 3), 0, "key %s outside the prefix", k);
                 int idx = atoi(k + 3);
@@ -443,8 +388,8 @@ Test(http_kv_ext, scan_pages_lose_and_repeat_nothing)
                 total++;
                 if (!keys_only) {
                     snprintf(val, sizeof(val), "value-%d", idx);
-                    cr_assert_str_eq(str(e, "value"), val);
-                    cr_assert_gt(num(e, "version"), 0);
+                    cr_assert_str_eq(ts_json_str(e, "value"), val);
+                    cr_assert_gt(ts_json_num(e, "version"), 0);
                 }
             }
             more = flag(doc, "has_more");
@@ -468,10 +413,10 @@ Test(http_kv_ext, scan_pages_lose_and_repeat_nothing)
 
     /* Whole namespace, default limit. */
     cJSON *doc = call_json("GET", "/v1/kv", NULL, 200);
-    cr_assert_eq(num(doc, "count"), PAGE_KEYS + 2);
+    cr_assert_eq(ts_json_num(doc, "count"), PAGE_KEYS + 2);
     cJSON_Delete(doc);
     doc = call_json("GET", "/v1/kv?prefix=none", NULL, 200);
-    cr_assert_eq(num(doc, "count"), 0);
+    cr_assert_eq(ts_json_num(doc, "count"), 0);
     cr_assert_not(flag(doc, "has_more"));
     cJSON_Delete(doc);
 
@@ -494,15 +439,15 @@ Test(http_kv_ext, mget_reports_missing_keys_in_order)
     cr_assert_eq(cJSON_GetArraySize(items), 4);
     const cJSON *a = cJSON_GetArrayItem(items, 0), *b = cJSON_GetArrayItem(items, 1),
                 *c = cJSON_GetArrayItem(items, 2);
-    cr_assert_str_eq(str(a, "key"), "ma");
+    cr_assert_str_eq(ts_json_str(a, "key"), "ma");
     cr_assert(flag(a, "found"));
-    cr_assert_str_eq(str(a, "value"), "alpha");
-    cr_assert_eq((uint64_t)num(a, "version"), va);
-    cr_assert_str_eq(str(b, "key"), "mb");
+    cr_assert_str_eq(ts_json_str(a, "value"), "alpha");
+    cr_assert_eq((uint64_t)ts_json_num(a, "version"), va);
+    cr_assert_str_eq(ts_json_str(b, "key"), "mb");
     cr_assert_not(flag(b, "found"));
     cr_assert_null(cJSON_GetObjectItem(b, "value"));
-    cr_assert_str_eq(str(c, "value"), "gamma");
-    cr_assert_eq(num(doc, "found"), 3);
+    cr_assert_str_eq(ts_json_str(c, "value"), "gamma");
+    cr_assert_eq(ts_json_num(doc, "found"), 3);
     cJSON_Delete(doc);
 
     /* Binary values come back base64 with a marker; base64 keys work. */
@@ -515,9 +460,9 @@ Test(http_kv_ext, mget_reports_missing_keys_in_order)
     doc = call_json("POST", "/v1/kv/mget", "{\"keys\":[\"bWJpbg==\"],\"keys_encoding\":\"base64\"}",
                     200);
     const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "items"), 0);
-    cr_assert_str_eq(str(e, "key"), "mbin");
-    cr_assert_str_eq(str(e, "value"), "AP8B");
-    cr_assert_str_eq(str(e, "encoding"), "base64");
+    cr_assert_str_eq(ts_json_str(e, "key"), "mbin");
+    cr_assert_str_eq(ts_json_str(e, "value"), "AP8B");
+    cr_assert_str_eq(ts_json_str(e, "encoding"), "base64");
     cJSON_Delete(doc);
 
     /* 256 keys is the cap. */
@@ -559,7 +504,7 @@ Test(http_kv_ext, keys_named_mget_and_txn_stay_reachable)
     cJSON *doc = call_json("GET", "/v1/kv/mget/history", NULL, 200);
     cJSON_Delete(doc);
     doc = call_json("POST", "/v1/kv/mget", "{\"keys\":[\"mget\",\"txn\"]}", 200);
-    cr_assert_eq(num(doc, "found"), 2);
+    cr_assert_eq(ts_json_num(doc, "found"), 2);
     cJSON_Delete(doc);
     cr_assert_eq(status_of("DELETE", "/v1/kv/mget", NULL), 204);
     cr_assert_eq(status_of("DELETE", "/v1/kv/txn", NULL), 204);
@@ -585,13 +530,13 @@ Test(http_kv_ext, txn_commits_atomically_with_results)
         "{\"op\":\"persist\",\"key\":\"tx-a\"}]}",
         200);
     cr_assert(flag(doc, "committed"));
-    cr_assert_gt(num(doc, "commit_index"), 0);
+    cr_assert_gt(ts_json_num(doc, "commit_index"), 0);
     const cJSON *res = cJSON_GetObjectItem(doc, "results");
     cr_assert_eq(cJSON_GetArraySize(res), 8);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(res, 0), "op"), "put");
-    cr_assert_eq(num(cJSON_GetArrayItem(res, 2), "delta"), 5);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(res, 0), "op"), "put");
+    cr_assert_eq(ts_json_num(cJSON_GetArrayItem(res, 2), "delta"), 5);
     cr_assert(flag(cJSON_GetArrayItem(res, 3), "found"));
-    cr_assert_str_eq(str(cJSON_GetArrayItem(res, 3), "value"), "A");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(res, 3), "value"), "A");
     cr_assert_not(flag(cJSON_GetArrayItem(res, 4), "exists"));
     cr_assert(flag(cJSON_GetArrayItem(res, 5), "deleted"));
     cJSON_Delete(doc);
@@ -605,7 +550,7 @@ Test(http_kv_ext, txn_commits_atomically_with_results)
     ts_http_resp_free(&r);
     cr_assert_eq(get("tx-old", NULL, 0), 404);
     doc = call_json("POST", "/v1/kv/tx-n/incr?delta=0", NULL, 200);
-    cr_assert_eq(num(doc, "value"), 5);
+    cr_assert_eq(ts_json_num(doc, "value"), 5);
     cJSON_Delete(doc);
 
     /* Without routing_key the first op's key routes it. */
@@ -628,9 +573,9 @@ Test(http_kv_ext, txn_failure_leaves_nothing_behind)
              (unsigned long long)(v + 100));
     cJSON *doc = call_json("POST", "/v1/kv/txn", body, 409);
     cr_assert_not(flag(doc, "committed"));
-    cr_assert_eq(num(doc, "failed_op"), 1);
-    cr_assert_str_eq(str(doc, "key"), "tx-cas");
-    cr_assert_str_eq(str(doc, "code"), "conflict");
+    cr_assert_eq(ts_json_num(doc, "failed_op"), 1);
+    cr_assert_str_eq(ts_json_str(doc, "key"), "tx-cas");
+    cr_assert_str_eq(ts_json_str(doc, "code"), "conflict");
     cJSON_Delete(doc);
     cr_assert_eq(get("tx-new", NULL, 0), 404);
     char buf[16];
@@ -651,8 +596,8 @@ Test(http_kv_ext, txn_failure_leaves_nothing_behind)
                   "{\"routing_key\":\"r\",\"ops\":[{\"op\":\"delete\",\"key\":\"tx-cas\"},"
                   "{\"op\":\"incr\",\"key\":\"tx-new2\"},{\"op\":\"incr\",\"key\":\"tx-plain\"}]}",
                   409);
-    cr_assert_eq(num(doc, "failed_op"), 2);
-    cr_assert_str_eq(str(doc, "code"), "not_a_counter");
+    cr_assert_eq(ts_json_num(doc, "failed_op"), 2);
+    cr_assert_str_eq(ts_json_str(doc, "code"), "not_a_counter");
     cJSON_Delete(doc);
     cr_assert_eq(get("tx-cas", buf, sizeof(buf)), 200);
     cr_assert_str_eq(buf, "v2");

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_http_fixture.h"
 
-#define URL_MAX      512
-#define LOG_SCAN_MAX (4u << 20)
-#define MANY_POLLS   2000 /* concurrent suspended long-polls in one test */
+#define URL_MAX    512
+#define MANY_POLLS 2000 /* concurrent suspended long-polls in one test */
 
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
@@ -29,9 +29,7 @@ static struct ts_sidecar sc;
 
 static void start_with(const char *const extra[])
 {
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    cr_assert_eq(ts_sidecar_start(&sc, dev.port, extra), 0, "flo-sidecar did not start");
-    cr_assert_eq(ts_sidecar_wait_ready(&sc, TS_WAIT_MS), 0, "sidecar never became ready");
+    ts_http_fixture_start(&dev, &sc, extra);
 }
 
 static void setup(void)
@@ -39,38 +37,9 @@ static void setup(void)
     start_with(NULL);
 }
 
-/* Fail if the process log holds a sanitizer report. */
-static void check_log(const struct ts_proc *p)
-{
-    FILE *f = fopen(p->log, "r");
-    if (f == NULL) {
-        return;
-    }
-    char *buf = malloc(LOG_SCAN_MAX + 1);
-    size_t n = buf ? fread(buf, 1, LOG_SCAN_MAX, f) : 0;
-    fclose(f);
-    if (buf == NULL) {
-        return;
-    }
-    buf[n] = '\0';
-    bool bad = strstr(buf, "AddressSanitizer") || strstr(buf, "LeakSanitizer") ||
-               strstr(buf, "runtime error:");
-    free(buf);
-    if (bad) {
-        ts_dump_log(p);
-    }
-    cr_expect(!bad, "sanitizer report in %s", p->log);
-}
-
 static void teardown(void)
 {
-    if (sc.proc.pid) {
-        ts_stop(&sc.proc);
-        check_log(&sc.proc);
-    }
-    if (dev.proc.pid) {
-        ts_stop(&dev.proc);
-    }
+    ts_http_fixture_stop(&dev, &sc);
 }
 
 TestSuite(http_kv, .init = setup, .fini = teardown, .timeout = 60);
@@ -86,12 +55,7 @@ static void url_of(char *buf, const char *path)
 static struct ts_http_resp call(const char *method, const char *path, const char *const hdrs[],
                                 const void *body, size_t len)
 {
-    char u[URL_MAX];
-    struct ts_http_resp r;
-    url_of(u, path);
-    cr_assert_eq(ts_http(method, u, hdrs, body, len, &r), 0, "%s %s: transport error", method,
-                 path);
-    return r;
+    return ts_http_call(&sc, method, path, hdrs, body, len);
 }
 
 static long status_of(const char *method, const char *path, const char *const hdrs[],
@@ -563,7 +527,7 @@ Test(http_kv, client_hangup_during_long_poll)
     usleep(200 * 1000);
     ts_stop(&sc.proc);
     close(fds[0]);
-    check_log(&sc.proc);
+    ts_http_check_log(&sc.proc);
 }
 
 Test(http_kv, thousands_of_waiting_long_polls)

@@ -20,9 +20,9 @@
 #include "flo/flo_buf.h"
 #include "http_json.h"
 #include "ts.h"
+#include "ts_http_fixture.h"
 
 #define URL_MAX        512
-#define LOG_SCAN_MAX   (4u << 20)
 #define PRODUCERS      4
 #define PER_PRODUCER   250
 #define TOTAL_MESSAGES (PRODUCERS * PER_PRODUCER)
@@ -37,42 +37,12 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    cr_assert_eq(ts_sidecar_start(&sc, dev.port, NULL), 0, "flo-sidecar did not start");
-    cr_assert_eq(ts_sidecar_wait_ready(&sc, TS_WAIT_MS), 0, "sidecar never became ready");
-}
-
-static void check_log(const struct ts_proc *p)
-{
-    FILE *f = fopen(p->log, "r");
-    if (f == NULL) {
-        return;
-    }
-    char *buf = malloc(LOG_SCAN_MAX + 1);
-    size_t n = buf ? fread(buf, 1, LOG_SCAN_MAX, f) : 0;
-    fclose(f);
-    if (buf == NULL) {
-        return;
-    }
-    buf[n] = '\0';
-    bool bad = strstr(buf, "AddressSanitizer") || strstr(buf, "LeakSanitizer") ||
-               strstr(buf, "runtime error:");
-    free(buf);
-    if (bad) {
-        ts_dump_log(p);
-    }
-    cr_expect(!bad, "sanitizer report in %s", p->log);
+    ts_http_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    if (sc.proc.pid) {
-        ts_stop(&sc.proc);
-        check_log(&sc.proc);
-    }
-    if (dev.proc.pid) {
-        ts_stop(&dev.proc);
-    }
+    ts_http_fixture_stop(&dev, &sc);
 }
 
 TestSuite(http_queue, .init = setup, .fini = teardown, .timeout = 90);
@@ -86,42 +56,12 @@ static void url_of(char *buf, const char *path)
     snprintf(buf, URL_MAX + 128, "http://127.0.0.1:%u%s", (unsigned)sc.http_port, path);
 }
 
-/* One request; the body is JSON (Content-Type set) when json is true. */
-static struct ts_http_resp call(const char *method, const char *path, const void *body, size_t len,
-                                bool json)
-{
-    char u[URL_MAX + 128];
-    struct ts_http_resp r;
-    url_of(u, path);
-    cr_assert_eq(ts_http(method, u, json ? json_hdr : NULL, body, len, &r), 0,
-                 "%s %s: transport error", method, path);
-    return r;
-}
-
+/* A request whose reply must have status `want` and a JSON body; the
+ * request body is JSON (Content-Type set) when json is true. */
 static cJSON *call_json(const char *method, const char *path, const char *body, bool json,
                         long want)
 {
-    struct ts_http_resp r = call(method, path, body, body ? strlen(body) : 0, json);
-    cr_assert_eq(r.status, want, "%s %s: want %ld got %ld: %s", method, path, want, r.status,
-                 r.body);
-    cJSON *doc = cJSON_ParseWithLength(r.body, r.body_len);
-    cr_assert_not_null(doc, "%s %s: not JSON: %s", method, path, r.body);
-    ts_http_resp_free(&r);
-    return doc;
-}
-
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsNumber(v), "field %s missing or not a number", name);
-    return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsString(v), "field %s missing or not a string", name);
-    return v->valuestring;
+    return ts_http_call_json(&sc, method, path, json ? json_hdr : NULL, body, want);
 }
 
 /* Enqueue a raw (non-JSON) body; returns the sequence. */
@@ -131,7 +71,7 @@ static uint64_t enq(const char *q, const char *query, const char *payload)
     snprintf(path, sizeof(path), "/v1/queues/%s/messages%s%s", q, query ? "?" : "",
              query ? query : "");
     cJSON *doc = call_json("POST", path, payload, false, 200);
-    uint64_t seq = (uint64_t)num(doc, "seq");
+    uint64_t seq = (uint64_t)ts_json_num(doc, "seq");
     cJSON_Delete(doc);
     cr_assert_gt(seq, 0);
     return seq;
@@ -162,12 +102,12 @@ static uint64_t deq_one(const char *q, const char *query, const char *want, doub
     cr_assert_eq(cJSON_GetArraySize(m), 1, "want one message from %s", q);
     const cJSON *first = cJSON_GetArrayItem(m, 0);
     if (want != NULL) {
-        cr_assert_str_eq(str(first, "payload"), want);
+        cr_assert_str_eq(ts_json_str(first, "payload"), want);
     }
     if (attempts != NULL) {
-        *attempts = num(first, "attempts");
+        *attempts = ts_json_num(first, "attempts");
     }
-    uint64_t seq = (uint64_t)num(first, "seq");
+    uint64_t seq = (uint64_t)ts_json_num(first, "seq");
     cJSON_Delete(doc);
     return seq;
 }
@@ -176,7 +116,7 @@ static void expect_empty(const char *q, const char *query)
 {
     cJSON *doc = deq(q, query);
     cr_assert_eq(cJSON_GetArraySize(msgs_of(doc)), 0, "queue %s should look empty", q);
-    cr_assert_eq(num(doc, "count"), 0);
+    cr_assert_eq(ts_json_num(doc, "count"), 0);
     cJSON_Delete(doc);
 }
 
@@ -193,8 +133,8 @@ static void seq_op_ok(const char *q, const char *op, uint64_t seq)
     char body[64];
     snprintf(body, sizeof(body), "{\"seqs\":[%llu]}", (unsigned long long)seq);
     cJSON *doc = seq_op(q, op, body, 200);
-    cr_assert_eq(num(doc, "succeeded"), 1);
-    cr_assert_eq(num(doc, "failed"), 0);
+    cr_assert_eq(ts_json_num(doc, "succeeded"), 1);
+    cr_assert_eq(ts_json_num(doc, "failed"), 0);
     cJSON_Delete(doc);
 }
 
@@ -209,8 +149,8 @@ static void expect_error(const char *method, const char *path, const char *body,
                          long status, const char *needle)
 {
     cJSON *doc = call_json(method, path, body, json, status);
-    const char *msg = str(doc, "error");
-    cr_assert(strlen(str(doc, "code")) > 0);
+    const char *msg = ts_json_str(doc, "error");
+    cr_assert(strlen(ts_json_str(doc, "code")) > 0);
     cr_assert(strstr(msg, needle) != NULL, "%s %s: \"%s\" lacks \"%s\"", method, path, msg, needle);
     cJSON_Delete(doc);
 }
@@ -230,11 +170,11 @@ Test(http_queue, priority_order_then_fifo_within_a_priority)
     cr_assert_eq(cJSON_GetArraySize(m), 5);
     for (int i = 0; i < 5; i++) {
         const cJSON *it = cJSON_GetArrayItem(m, i);
-        cr_assert_str_eq(str(it, "payload"), want[i], "position %d", i);
-        cr_assert_eq(num(it, "attempts"), 1);
-        cr_assert_gt(num(it, "lease_deadline_ms"), num(it, "enqueued_at_ms"));
+        cr_assert_str_eq(ts_json_str(it, "payload"), want[i], "position %d", i);
+        cr_assert_eq(ts_json_num(it, "attempts"), 1);
+        cr_assert_gt(ts_json_num(it, "lease_deadline_ms"), ts_json_num(it, "enqueued_at_ms"));
     }
-    cr_assert_eq(num(cJSON_GetArrayItem(m, 3), "priority"), 5);
+    cr_assert_eq(ts_json_num(cJSON_GetArrayItem(m, 3), "priority"), 5);
     cJSON_Delete(doc);
 }
 
@@ -244,7 +184,7 @@ Test(http_queue, delay_is_honoured_and_wakes_a_long_poll)
     enq("delayed", "delay_ms=600", "later");
     expect_empty("delayed", NULL);
     cJSON *peek = call_json("GET", "/v1/queues/delayed/peek", NULL, false, 200);
-    cr_assert_eq(num(peek, "count"), 0, "a delayed message is not visible to peek");
+    cr_assert_eq(ts_json_num(peek, "count"), 0, "a delayed message is not visible to peek");
     cJSON_Delete(peek);
     /* A long-poll is answered when the delay becomes due. */
     uint64_t seq = deq_one("delayed", "block_ms=5000", "later", NULL);
@@ -262,13 +202,13 @@ Test(http_queue, dedup_key_answers_the_first_sequence)
     cr_assert_eq(a, b, "a repeated dedup key must return the first message's sequence");
     cJSON *doc = call_json("POST", "/v1/queues/dedup/messages",
                            "{\"payload\":\"third\",\"dedup_key\":\"order-1\"}", true, 200);
-    cr_assert_eq((uint64_t)num(doc, "seq"), a);
+    cr_assert_eq((uint64_t)ts_json_num(doc, "seq"), a);
     cJSON_Delete(doc);
     uint64_t c = enq("dedup", "dedup_key=order-2", "other");
     cr_assert_neq(c, a);
     doc = deq("dedup", "count=10");
     cr_assert_eq(cJSON_GetArraySize(msgs_of(doc)), 2);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(msgs_of(doc), 0), "payload"), "first");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(msgs_of(doc), 0), "payload"), "first");
     cJSON_Delete(doc);
 }
 
@@ -288,8 +228,8 @@ Test(http_queue, a_leased_message_is_hidden_until_its_lease_expires)
     cr_assert_eq(again, seq);
     cr_assert_eq(attempts, 2);
     cJSON *st = stats("lease");
-    cr_assert_geq(num(st, "leases_expired"), 1);
-    cr_assert_eq(num(st, "leased_now"), 1);
+    cr_assert_geq(ts_json_num(st, "leases_expired"), 1);
+    cr_assert_eq(ts_json_num(st, "leased_now"), 1);
     cJSON_Delete(st);
 }
 
@@ -301,9 +241,9 @@ Test(http_queue, ack_removes_a_message_for_good)
     usleep(500 * 1000); /* past the lease: nothing comes back */
     expect_empty("acked", NULL);
     cJSON *st = stats("acked");
-    cr_assert_eq(num(st, "acked"), 1);
-    cr_assert_eq(num(st, "ready_now"), 0);
-    cr_assert_eq(num(st, "leased_now"), 0);
+    cr_assert_eq(ts_json_num(st, "acked"), 1);
+    cr_assert_eq(ts_json_num(st, "ready_now"), 0);
+    cr_assert_eq(ts_json_num(st, "leased_now"), 0);
     cJSON_Delete(st);
 }
 
@@ -329,30 +269,31 @@ Test(http_queue, nack_to_dlq_then_list_requeue_and_delete)
     snprintf(body, sizeof(body), "{\"seqs\":[%llu,%llu],\"to_dlq\":true}", (unsigned long long)a,
              (unsigned long long)b);
     cJSON *doc = seq_op("dl", "nack", body, 200);
-    cr_assert_eq(num(doc, "succeeded"), 2);
+    cr_assert_eq(ts_json_num(doc, "succeeded"), 2);
     cJSON_Delete(doc);
     expect_empty("dl", NULL);
 
     cJSON *dlq = call_json("GET", "/v1/queues/dl/dlq", NULL, false, 200);
-    cr_assert_eq(num(dlq, "count"), 2);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(msgs_of(dlq), 0), "payload"), "poison");
+    cr_assert_eq(ts_json_num(dlq, "count"), 2);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(msgs_of(dlq), 0), "payload"), "poison");
     cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs_of(dlq), 0), "lease_deadline_ms"));
     cJSON_Delete(dlq);
 
     /* Acking a dead message is a conflict, reported per sequence. */
     snprintf(body, sizeof(body), "{\"seqs\":[%llu]}", (unsigned long long)a);
     doc = seq_op("dl", "ack", body, 409);
-    cr_assert_eq(num(doc, "failed"), 1);
+    cr_assert_eq(ts_json_num(doc, "failed"), 1);
     const cJSON *res = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "results"), 0);
     cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(res, "ok")));
-    cr_assert_eq(num(res, "status"), 409);
-    cr_assert(strstr(str(res, "error"), "dead-letter") != NULL, "%s", str(res, "error"));
+    cr_assert_eq(ts_json_num(res, "status"), 409);
+    cr_assert(strstr(ts_json_str(res, "error"), "dead-letter") != NULL, "%s",
+              ts_json_str(res, "error"));
     cJSON_Delete(doc);
 
     seq_op_ok("dl", "dlq/requeue", a);
     seq_op_ok("dl", "dlq/delete", b);
     dlq = call_json("GET", "/v1/queues/dl/dlq", NULL, false, 200);
-    cr_assert_eq(num(dlq, "count"), 0);
+    cr_assert_eq(ts_json_num(dlq, "count"), 0);
     cJSON_Delete(dlq);
     double attempts;
     cr_assert_eq(deq_one("dl", NULL, "poison", &attempts), a);
@@ -373,13 +314,13 @@ Test(http_queue, max_retries_sends_to_the_dlq)
     }
     expect_empty("retries", NULL);
     cJSON *dlq = call_json("GET", "/v1/queues/retries/dlq?count=5", NULL, false, 200);
-    cr_assert_eq(num(dlq, "count"), 1);
+    cr_assert_eq(ts_json_num(dlq, "count"), 1);
     const cJSON *m = cJSON_GetArrayItem(msgs_of(dlq), 0);
-    cr_assert_eq((uint64_t)num(m, "seq"), seq);
-    cr_assert_eq(num(m, "attempts"), 2);
+    cr_assert_eq((uint64_t)ts_json_num(m, "seq"), seq);
+    cr_assert_eq(ts_json_num(m, "attempts"), 2);
     cJSON_Delete(dlq);
     cJSON *st = stats("retries");
-    cr_assert_eq(num(st, "dlq_now"), 1);
+    cr_assert_eq(ts_json_num(st, "dlq_now"), 1);
     cJSON_Delete(st);
 }
 
@@ -389,10 +330,10 @@ Test(http_queue, peek_leases_nothing)
     enq("peeked", "priority=1", "a");
     for (int round = 0; round < 2; round++) {
         cJSON *doc = call_json("GET", "/v1/queues/peeked/peek?count=5", NULL, false, 200);
-        cr_assert_eq(num(doc, "count"), 2);
+        cr_assert_eq(ts_json_num(doc, "count"), 2);
         const cJSON *first = cJSON_GetArrayItem(msgs_of(doc), 0);
-        cr_assert_str_eq(str(first, "payload"), "a");
-        cr_assert_eq(num(first, "attempts"), 0);
+        cr_assert_str_eq(ts_json_str(first, "payload"), "a");
+        cr_assert_eq(ts_json_num(first, "attempts"), 0);
         cr_assert_null(cJSON_GetObjectItem(first, "lease_deadline_ms"));
         cJSON_Delete(doc);
     }
@@ -412,7 +353,7 @@ Test(http_queue, touch_extends_the_lease)
     cJSON *doc = seq_op("touched", "touch", body, 200);
     const cJSON *res = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "results"), 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(res, "ok")));
-    cr_assert_gt(num(res, "lease_deadline_ms"), 0);
+    cr_assert_gt(ts_json_num(res, "lease_deadline_ms"), 0);
     cJSON_Delete(doc);
     usleep(500 * 1000); /* past the first lease, inside the extended one */
     expect_empty("touched", NULL);
@@ -490,7 +431,7 @@ Test(http_queue, batch_enqueue_keeps_order_including_the_one_by_one_path)
                            true, 200);
     const cJSON *seqs = cJSON_GetObjectItem(doc, "seqs");
     cr_assert_eq(cJSON_GetArraySize(seqs), 5);
-    cr_assert_eq(num(doc, "count"), 5);
+    cr_assert_eq(ts_json_num(doc, "count"), 5);
     for (int i = 1; i < 5; i++) {
         cr_assert_gt(cJSON_GetArrayItem(seqs, i)->valuedouble,
                      cJSON_GetArrayItem(seqs, i - 1)->valuedouble, "seqs follow the array");
@@ -501,7 +442,7 @@ Test(http_queue, batch_enqueue_keeps_order_including_the_one_by_one_path)
     for (int i = 0; i < 5; i++) {
         char want[8];
         snprintf(want, sizeof(want), "m%d", i);
-        cr_assert_str_eq(str(cJSON_GetArrayItem(msgs_of(doc), i), "payload"), want);
+        cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(msgs_of(doc), i), "payload"), want);
     }
     cJSON_Delete(doc);
 }
@@ -644,10 +585,10 @@ Test(http_queue, a_thousand_messages_from_concurrent_clients_are_consumed_exactl
                      i % PER_PRODUCER, seen[i]);
     }
     cJSON *st = stats("many");
-    cr_assert_eq(num(st, "enqueued"), TOTAL_MESSAGES);
-    cr_assert_eq(num(st, "acked"), TOTAL_MESSAGES);
-    cr_assert_eq(num(st, "ready_now"), 0);
-    cr_assert_eq(num(st, "leased_now"), 0);
+    cr_assert_eq(ts_json_num(st, "enqueued"), TOTAL_MESSAGES);
+    cr_assert_eq(ts_json_num(st, "acked"), TOTAL_MESSAGES);
+    cr_assert_eq(ts_json_num(st, "ready_now"), 0);
+    cr_assert_eq(ts_json_num(st, "leased_now"), 0);
     cJSON_Delete(st);
 }
 
@@ -657,8 +598,8 @@ static void expect_b64_payload(const cJSON *m, const uint8_t *want, size_t n)
 {
     struct flo_wbuf out;
     flo_wbuf_init(&out);
-    cr_assert_str_eq(str(m, "encoding"), "base64");
-    cr_assert_eq(http_base64_decode(&out, FLO_BUF_STR(str(m, "payload"))), 0);
+    cr_assert_str_eq(ts_json_str(m, "encoding"), "base64");
+    cr_assert_eq(http_base64_decode(&out, FLO_BUF_STR(ts_json_str(m, "payload"))), 0);
     cr_assert_eq(out.len, n);
     cr_assert_eq(memcmp(out.data, want, n), 0, "payload bytes differ");
     flo_wbuf_free(&out);
@@ -694,7 +635,7 @@ Test(http_queue, stats_purge_list_and_namespaces)
     enq("purged", NULL, "b");
     enq("purged", "namespace=other", "c");
     cJSON *doc = call_json("DELETE", "/v1/queues/purged/messages", NULL, false, 200);
-    cr_assert_eq(num(doc, "removed"), 2);
+    cr_assert_eq(ts_json_num(doc, "removed"), 2);
     cJSON_Delete(doc);
     expect_empty("purged", NULL);
     /* The other namespace's queue is untouched. */
@@ -705,15 +646,15 @@ Test(http_queue, stats_purge_list_and_namespaces)
     bool found = false;
     cJSON_ArrayForEach(q, qs)
     {
-        found = found || strcmp(str(q, "name"), "purged") == 0;
+        found = found || strcmp(ts_json_str(q, "name"), "purged") == 0;
     }
     cr_assert(found, "GET /v1/queues does not list the queue");
     cr_assert(cJSON_IsBool(cJSON_GetObjectItem(doc, "has_more")));
     cJSON_Delete(doc);
     doc = stats("purged");
-    cr_assert_str_eq(str(doc, "queue"), "purged");
-    cr_assert_eq(num(doc, "enqueued"), 2);
-    cr_assert_eq(num(doc, "ready_now"), 0);
+    cr_assert_str_eq(ts_json_str(doc, "queue"), "purged");
+    cr_assert_eq(ts_json_num(doc, "enqueued"), 2);
+    cr_assert_eq(ts_json_num(doc, "ready_now"), 0);
     cJSON_Delete(doc);
 }
 
@@ -755,7 +696,7 @@ Test(http_queue, bad_input_gets_clear_4xx)
     free(body);
     /* Nothing was enqueued by any of the refused requests. */
     cJSON *st = stats("bad");
-    cr_assert_eq(num(st, "enqueued"), 0);
+    cr_assert_eq(ts_json_num(st, "enqueued"), 0);
     cJSON_Delete(st);
 }
 

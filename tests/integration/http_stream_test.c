@@ -22,12 +22,12 @@
 #include "flo/flo_ops.h"
 #include "http_json.h"
 #include "ts.h"
+#include "ts_http_fixture.h"
 
 #define URL_MAX      512
 #define BLOCK_LONG   10000
 #define RELEASE_MAX  5000
 #define TIMEOUT_POLL 300
-#define LOG_SCAN_MAX (4u << 20)
 
 static struct ts_sidecar sc;
 
@@ -35,43 +35,12 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    cr_assert_eq(ts_sidecar_start(&sc, dev.port, NULL), 0, "flo-sidecar did not start");
-    cr_assert_eq(ts_sidecar_wait_ready(&sc, TS_WAIT_MS), 0, "sidecar never became ready");
-}
-
-/* A sanitizer build writes its reports into the sidecar's log. */
-static void check_log(const struct ts_proc *p)
-{
-    FILE *f = fopen(p->log, "r");
-    if (f == NULL) {
-        return;
-    }
-    char *buf = malloc(LOG_SCAN_MAX + 1);
-    size_t n = buf ? fread(buf, 1, LOG_SCAN_MAX, f) : 0;
-    fclose(f);
-    if (buf == NULL) {
-        return;
-    }
-    buf[n] = '\0';
-    bool bad = strstr(buf, "AddressSanitizer") || strstr(buf, "LeakSanitizer") ||
-               strstr(buf, "runtime error:");
-    free(buf);
-    if (bad) {
-        ts_dump_log(p);
-    }
-    cr_expect(!bad, "sanitizer report in %s", p->log);
+    ts_http_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    if (sc.proc.pid) {
-        ts_stop(&sc.proc);
-        check_log(&sc.proc);
-    }
-    if (dev.proc.pid) {
-        ts_stop(&dev.proc);
-    }
+    ts_http_fixture_stop(&dev, &sc);
 }
 
 TestSuite(http_stream, .init = setup, .fini = teardown, .timeout = 60);
@@ -83,39 +52,14 @@ static const char *const json_hdr[] = {"Content-Type: application/json", NULL};
 static struct ts_http_resp req(const char *method, const char *path, const char *const hdrs[],
                                const void *body, size_t len)
 {
-    char u[URL_MAX + 64];
-    struct ts_http_resp r;
-    snprintf(u, sizeof(u), "http://127.0.0.1:%u%s", (unsigned)sc.http_port, path);
-    cr_assert_eq(ts_http(method, u, hdrs, body, len, &r), 0, "%s %s: transport error", method,
-                 path);
-    return r;
+    return ts_http_call(&sc, method, path, hdrs, body, len);
 }
 
 /* A request whose reply must have status `want` and a JSON body. */
 static cJSON *jreq(const char *method, const char *path, const char *const hdrs[], const char *body,
                    long want)
 {
-    struct ts_http_resp r = req(method, path, hdrs, body, body ? strlen(body) : 0);
-    cr_assert_eq(r.status, want, "%s %s: want %ld got %ld: %s", method, path, want, r.status,
-                 r.body);
-    cJSON *doc = cJSON_ParseWithLength(r.body, r.body_len);
-    cr_assert_not_null(doc, "%s %s: not JSON: %s", method, path, r.body);
-    ts_http_resp_free(&r);
-    return doc;
-}
-
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsNumber(v), "field %s missing or not a number", name);
-    return v->valuedouble;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItem(o, name);
-    cr_assert(cJSON_IsString(v), "field %s missing or not a string", name);
-    return v->valuestring;
+    return ts_http_call_json(&sc, method, path, hdrs, body, want);
 }
 
 /* Append one raw record; the id is copied into id (FLO_STREAM_ID_TEXT_MAX). */
@@ -124,8 +68,8 @@ static void append_raw(const char *s, const char *payload, char *id)
     char path[URL_MAX];
     snprintf(path, sizeof(path), "/v1/streams/%s/records", s);
     cJSON *doc = jreq("POST", path, NULL, payload, 200);
-    snprintf(id, FLO_STREAM_ID_TEXT_MAX, "%s", str(doc, "id"));
-    cr_assert_eq(num(doc, "count"), 1);
+    snprintf(id, FLO_STREAM_ID_TEXT_MAX, "%s", ts_json_str(doc, "id"));
+    cr_assert_eq(ts_json_num(doc, "count"), 1);
     cJSON_Delete(doc);
 }
 
@@ -162,25 +106,25 @@ Test(http_stream, create_info_delete)
 {
     cJSON *doc = jreq("PUT", "/v1/streams/life", json_hdr,
                       "{\"partitions\":3,\"retention_age_s\":3600,\"retention_count\":50}", 200);
-    cr_assert_str_eq(str(doc, "stream"), "life");
-    cr_assert_eq(num(doc, "partitions"), 3);
+    cr_assert_str_eq(ts_json_str(doc, "stream"), "life");
+    cr_assert_eq(ts_json_num(doc, "partitions"), 3);
     const cJSON *ret = cJSON_GetObjectItem(doc, "retention");
-    cr_assert_eq(num(ret, "age_s"), 3600);
-    cr_assert_eq(num(ret, "count"), 50);
+    cr_assert_eq(ts_json_num(ret, "age_s"), 3600);
+    cr_assert_eq(ts_json_num(ret, "count"), 50);
     cJSON_Delete(doc);
 
     /* Query form; the body is optional. */
     doc = jreq("PUT", "/v1/streams/life2?partitions=2", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "partitions"), 2);
+    cr_assert_eq(ts_json_num(doc, "partitions"), 2);
     cJSON_Delete(doc);
 
     char id[FLO_STREAM_ID_TEXT_MAX];
     append_raw("life", "one", id);
     doc = jreq("GET", "/v1/streams/life", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "count"), 1);
-    cr_assert_str_eq(str(doc, "first_id"), id);
-    cr_assert_str_eq(str(doc, "last_id"), id);
-    cr_assert_gt(num(doc, "bytes"), 0);
+    cr_assert_eq(ts_json_num(doc, "count"), 1);
+    cr_assert_str_eq(ts_json_str(doc, "first_id"), id);
+    cr_assert_str_eq(ts_json_str(doc, "last_id"), id);
+    cr_assert_gt(ts_json_num(doc, "bytes"), 0);
     cJSON_Delete(doc);
 
     /* A stream with records needs force. */
@@ -192,7 +136,7 @@ Test(http_stream, create_info_delete)
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "deleted")));
     cJSON_Delete(doc);
     doc = jreq("GET", "/v1/streams/life", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "count"), 0);
+    cr_assert_eq(ts_json_num(doc, "count"), 0);
     cJSON_Delete(doc);
 
     expect_400("PUT", "/v1/streams/bad?partitions=70000", NULL, "partitions");
@@ -212,11 +156,11 @@ Test(http_stream, list)
     const cJSON *it;
     cJSON_ArrayForEach(it, a)
     {
-        la = la || strcmp(str(it, "name"), "la") == 0;
-        lb = lb || strcmp(str(it, "name"), "lb/x") == 0;
+        la = la || strcmp(ts_json_str(it, "name"), "la") == 0;
+        lb = lb || strcmp(ts_json_str(it, "name"), "lb/x") == 0;
     }
     cr_assert(la && lb, "both streams listed");
-    cr_assert_eq(num(doc, "count"), cJSON_GetArraySize(a));
+    cr_assert_eq(ts_json_num(doc, "count"), cJSON_GetArraySize(a));
     cJSON_Delete(doc);
 }
 
@@ -244,9 +188,9 @@ Test(http_stream, append_headers_roundtrip)
                       200);
     const cJSON *ids = cJSON_GetObjectItem(doc, "ids");
     cr_assert_eq(cJSON_GetArraySize(ids), 3);
-    cr_assert_eq(num(doc, "count"), 3);
+    cr_assert_eq(ts_json_num(doc, "count"), 3);
     struct flo_stream_id first, id;
-    cr_assert_eq(flo_stream_id_parse(FLO_BUF_STR(str(doc, "id")), &first), 0);
+    cr_assert_eq(flo_stream_id_parse(FLO_BUF_STR(ts_json_str(doc, "id")), &first), 0);
     for (int i = 0; i < 3; i++) {
         const char *t = cJSON_GetArrayItem(ids, i)->valuestring;
         cr_assert_eq(flo_stream_id_parse(FLO_BUF_STR(t), &id), 0);
@@ -263,29 +207,29 @@ Test(http_stream, append_headers_roundtrip)
     const cJSON *a = recs_of(doc);
     cr_assert_eq(cJSON_GetArraySize(a), 6);
     const cJSON *r0 = cJSON_GetArrayItem(a, 0);
-    cr_assert_str_eq(str(r0, "payload"), "hello");
+    cr_assert_str_eq(ts_json_str(r0, "payload"), "hello");
     const cJSON *h0 = cJSON_GetObjectItem(r0, "headers");
-    cr_assert_str_eq(str(h0, "trace"), "t-1");
-    cr_assert_str_eq(str(h0, "src"), "web:1");
-    cr_assert_eq(num(r0, "partition"), 0);
+    cr_assert_str_eq(ts_json_str(h0, "trace"), "t-1");
+    cr_assert_str_eq(ts_json_str(h0, "src"), "web:1");
+    cr_assert_eq(ts_json_num(r0, "partition"), 0);
 
     const cJSON *r1 = cJSON_GetArrayItem(a, 1);
-    cr_assert_str_eq(str(r1, "encoding"), "base64");
+    cr_assert_str_eq(ts_json_str(r1, "encoding"), "base64");
     struct flo_wbuf dec;
     flo_wbuf_init(&dec);
-    cr_assert_eq(http_base64_decode(&dec, FLO_BUF_STR(str(r1, "payload"))), 0);
+    cr_assert_eq(http_base64_decode(&dec, FLO_BUF_STR(ts_json_str(r1, "payload"))), 0);
     cr_assert_eq(dec.len, sizeof(bin));
     cr_assert_eq(memcmp(dec.data, bin, sizeof(bin)), 0, "binary payload round-trips");
     flo_wbuf_free(&dec);
 
     const cJSON *r2 = cJSON_GetArrayItem(a, 2);
-    cr_assert_str_eq(str(r2, "payload"), "b1");
-    cr_assert_str_eq(str(cJSON_GetObjectItem(r2, "headers"), "k"), "v");
-    cr_assert_str_eq(str(cJSON_GetObjectItem(r2, "headers"), "n"), "2");
-    cr_assert_str_eq(str(cJSON_GetArrayItem(a, 3), "payload"), "/wD+");
-    cr_assert_str_eq(str(cJSON_GetArrayItem(a, 3), "encoding"), "base64");
-    cr_assert_str_eq(str(cJSON_GetArrayItem(a, 5), "payload"), "solo");
-    cr_assert_str_eq(str(doc, "next"), str(cJSON_GetArrayItem(a, 5), "id"));
+    cr_assert_str_eq(ts_json_str(r2, "payload"), "b1");
+    cr_assert_str_eq(ts_json_str(cJSON_GetObjectItem(r2, "headers"), "k"), "v");
+    cr_assert_str_eq(ts_json_str(cJSON_GetObjectItem(r2, "headers"), "n"), "2");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(a, 3), "payload"), "/wD+");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(a, 3), "encoding"), "base64");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(a, 5), "payload"), "solo");
+    cr_assert_str_eq(ts_json_str(doc, "next"), ts_json_str(cJSON_GetArrayItem(a, 5), "id"));
     cJSON_Delete(doc);
 
     expect_400("POST", "/v1/streams/h/records", "[]", "empty");
@@ -308,23 +252,23 @@ Test(http_stream, read_from_id_tail_range_count)
     snprintf(q, sizeof(q), "start=%s", ids[1]);
     cJSON *doc = read_recs("rd", q);
     cr_assert_eq(cJSON_GetArraySize(recs_of(doc)), 3);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(recs_of(doc), 0), "payload"), "m2");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(recs_of(doc), 0), "payload"), "m2");
     cJSON_Delete(doc);
     /* Range: (ids[0], ids[3]]. */
     snprintf(q, sizeof(q), "start=%s&end=%s", ids[0], ids[3]);
     doc = read_recs("rd", q);
     cr_assert_eq(cJSON_GetArraySize(recs_of(doc)), 3);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(recs_of(doc), 2), "payload"), "m3");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(recs_of(doc), 2), "payload"), "m3");
     cJSON_Delete(doc);
     /* Count pages, next continues. */
     doc = read_recs("rd", "count=2");
     cr_assert_eq(cJSON_GetArraySize(recs_of(doc)), 2);
-    cr_assert_str_eq(str(doc, "next"), ids[1]);
+    cr_assert_str_eq(ts_json_str(doc, "next"), ids[1]);
     cJSON_Delete(doc);
     snprintf(q, sizeof(q), "start=%s&count=2", ids[1]);
     doc = read_recs("rd", q);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(recs_of(doc), 0), "payload"), "m2");
-    cr_assert_str_eq(str(doc, "next"), ids[3]);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(recs_of(doc), 0), "payload"), "m2");
+    cr_assert_str_eq(ts_json_str(doc, "next"), ids[3]);
     cJSON_Delete(doc);
     /* Tail without block: nothing newer. */
     doc = read_recs("rd", "tail=true");
@@ -335,7 +279,7 @@ Test(http_stream, read_from_id_tail_range_count)
     snprintf(q, sizeof(q), "start=%s", ids[4]);
     doc = read_recs("rd", q);
     cr_assert_eq(cJSON_GetArraySize(recs_of(doc)), 0);
-    cr_assert_str_eq(str(doc, "next"), ids[4]);
+    cr_assert_str_eq(ts_json_str(doc, "next"), ids[4]);
     cJSON_Delete(doc);
 }
 
@@ -376,8 +320,8 @@ Test(http_stream, blocking_read_released_by_append)
     cr_assert_not_null(a.doc, "long-poll failed");
     const cJSON *recs = recs_of(a.doc);
     cr_assert_eq(cJSON_GetArraySize(recs), 1);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(recs, 0), "payload"), "new");
-    cr_assert_str_eq(str(cJSON_GetArrayItem(recs, 0), "id"), id);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(recs, 0), "payload"), "new");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(recs, 0), "id"), id);
     cr_assert_lt(a.ms, RELEASE_MAX, "released by the append, not the timeout (%llu ms)",
                  (unsigned long long)a.ms);
     cJSON_Delete(a.doc);
@@ -393,7 +337,7 @@ Test(http_stream, blocking_read_times_out_empty)
     poll_thread(&a);
     cr_assert_not_null(a.doc, "timed-out long-poll answers 200 JSON");
     cr_assert_eq(cJSON_GetArraySize(recs_of(a.doc)), 0);
-    cr_assert_str_eq(str(a.doc, "next"), id);
+    cr_assert_str_eq(ts_json_str(a.doc, "next"), id);
     cr_assert_geq(a.ms, TIMEOUT_POLL - 50, "waited about block_ms (%llu ms)",
                   (unsigned long long)a.ms);
     cJSON_Delete(a.doc);
@@ -409,28 +353,28 @@ Test(http_stream, trim)
     }
     cJSON *doc =
         jreq("POST", "/v1/streams/tr/trim", json_hdr, "{\"maxlen\":2,\"dry_run\":true}", 200);
-    cr_assert_eq(num(doc, "deleted"), 3);
+    cr_assert_eq(ts_json_num(doc, "deleted"), 3);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(doc, "dry_run")));
     cJSON_Delete(doc);
     doc = jreq("GET", "/v1/streams/tr", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "count"), 5, "dry run removes nothing");
+    cr_assert_eq(ts_json_num(doc, "count"), 5, "dry run removes nothing");
     cJSON_Delete(doc);
 
     char body[128];
     snprintf(body, sizeof(body), "{\"before\":\"%s\"}", ids[1]);
     doc = jreq("POST", "/v1/streams/tr/trim", json_hdr, body, 200);
-    cr_assert_eq(num(doc, "deleted"), 2);
+    cr_assert_eq(ts_json_num(doc, "deleted"), 2);
     struct flo_stream_id third;
     cr_assert_eq(flo_stream_id_parse(FLO_BUF_STR(ids[2]), &third), 0);
-    cr_assert_eq(num(doc, "first_seq"), (double)third.seq);
+    cr_assert_eq(ts_json_num(doc, "first_seq"), (double)third.seq);
     cJSON_Delete(doc);
 
     doc = jreq("POST", "/v1/streams/tr/trim", json_hdr, "{\"maxlen\":1}", 200);
-    cr_assert_eq(num(doc, "deleted"), 2);
+    cr_assert_eq(ts_json_num(doc, "deleted"), 2);
     cJSON_Delete(doc);
     doc = jreq("GET", "/v1/streams/tr", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "count"), 1);
-    cr_assert_str_eq(str(doc, "first_id"), ids[4]);
+    cr_assert_eq(ts_json_num(doc, "count"), 1);
+    cr_assert_str_eq(ts_json_str(doc, "first_id"), ids[4]);
     cJSON_Delete(doc);
 
     expect_400("POST", "/v1/streams/tr/trim", "{\"maxlen\":1,\"maxage_s\":5}", "exactly one");
@@ -475,9 +419,9 @@ Test(http_stream, groups)
     }
     cJSON *doc = jreq("PUT", "/v1/streams/gs/groups/g1", json_hdr,
                       "{\"ack_timeout_ms\":60000,\"max_deliver\":4}", 201);
-    cr_assert_str_eq(str(doc, "group"), "g1");
-    cr_assert_eq(num(doc, "ack_timeout_ms"), 60000);
-    cr_assert_eq(num(doc, "max_deliver"), 4);
+    cr_assert_str_eq(ts_json_str(doc, "group"), "g1");
+    cr_assert_eq(ts_json_num(doc, "ack_timeout_ms"), 60000);
+    cr_assert_eq(ts_json_num(doc, "max_deliver"), 4);
     cJSON_Delete(doc);
     struct ts_http_resp r = req("PUT", "/v1/streams/gs/groups/g1", NULL, NULL, 0);
     cr_assert_eq(r.status, 409, "%s", r.body);
@@ -485,16 +429,16 @@ Test(http_stream, groups)
     ts_http_resp_free(&r);
 
     doc = jreq("GET", "/v1/streams/gs/groups/g1", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "pending"), 0);
-    cr_assert_eq(num(doc, "members"), 0);
-    cr_assert_gt(num(doc, "created_at_ms"), 0);
+    cr_assert_eq(ts_json_num(doc, "pending"), 0);
+    cr_assert_eq(ts_json_num(doc, "members"), 0);
+    cr_assert_gt(ts_json_num(doc, "created_at_ms"), 0);
     cJSON_Delete(doc);
 
     doc = jreq("PATCH", "/v1/streams/gs/groups/g1/sweeper", json_hdr, "{\"max_deliver\":2}", 200);
-    cr_assert_eq(num(doc, "max_deliver"), 2);
+    cr_assert_eq(ts_json_num(doc, "max_deliver"), 2);
     cJSON_Delete(doc);
     doc = jreq("POST", "/v1/streams/gs/groups/g1/sweeper?ack_timeout_ms=30000", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "ack_timeout_ms"), 30000);
+    cr_assert_eq(ts_json_num(doc, "ack_timeout_ms"), 30000);
     cJSON_Delete(doc);
     expect_400("PATCH", "/v1/streams/gs/groups/g1/sweeper", "{}", "ack_timeout_ms");
     expect_400("PATCH", "/v1/streams/gs/groups/g1/sweeper", "{\"max_deliver\":256}", "max_deliver");
@@ -505,19 +449,19 @@ Test(http_stream, groups)
     doc = jreq("GET", "/v1/streams/gs/groups/g1/pending", NULL, NULL, 200);
     const cJSON *p = cJSON_GetObjectItem(doc, "pending");
     cr_assert_eq(cJSON_GetArraySize(p), 3);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(p, 0), "id"), ids[0]);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(p, 0), "consumer"), "c1");
-    cr_assert_eq(num(cJSON_GetArrayItem(p, 0), "delivery_count"), 1);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(p, 2), "consumer"), "c2");
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(p, 0), "id"), ids[0]);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(p, 0), "consumer"), "c1");
+    cr_assert_eq(ts_json_num(cJSON_GetArrayItem(p, 0), "delivery_count"), 1);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(p, 2), "consumer"), "c2");
     cJSON_Delete(doc);
     doc = jreq("GET", "/v1/streams/gs/groups/g1/pending?consumer=c2", NULL, NULL, 200);
     p = cJSON_GetObjectItem(doc, "pending");
     cr_assert_eq(cJSON_GetArraySize(p), 1);
-    cr_assert_str_eq(str(cJSON_GetArrayItem(p, 0), "id"), ids[2]);
+    cr_assert_str_eq(ts_json_str(cJSON_GetArrayItem(p, 0), "id"), ids[2]);
     cJSON_Delete(doc);
     doc = jreq("GET", "/v1/streams/gs/groups/g1", NULL, NULL, 200);
-    cr_assert_eq(num(doc, "pending"), 3);
-    cr_assert_eq(num(doc, "members"), 2);
+    cr_assert_eq(ts_json_num(doc, "pending"), 3);
+    cr_assert_eq(ts_json_num(doc, "members"), 2);
     cJSON_Delete(doc);
     expect_400("GET", "/v1/streams/gs/groups/g1/pending?consumer=", NULL, "consumer");
 
