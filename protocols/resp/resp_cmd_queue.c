@@ -890,18 +890,42 @@ static void cmd_refuse(struct resp_pending *p)
     done(p);
 }
 
+/* Order classes (resp_internal.h): a client's pipelined single-value
+ * pushes, or pops, of one queue go upstream without waiting for each other.
+ * Enqueues reach the server in request order, so FIFO holds; the length a
+ * push reports may then include later pushes of the same pipeline. */
+static unsigned push_class(const struct resp_pending *p)
+{
+    /* Several values may be re-sent one by one after their batch enqueue
+     * was refused (resp__q_push), i.e. after a later push's enqueue. */
+    return p->args.argc == 3 ? RESP_ORDER_QPUSH : RESP_ORDER_NONE;
+}
+
+static unsigned pop_class(const struct resp_pending *p)
+{
+    /* One dequeue, sent by the handler; "key 0" reads the stats instead
+     * and keeps the ordinary order. */
+    long long v;
+    if (p->args.argc == 2 || (p->args.argc == 3 && resp__arg_ll(p->args.argv[2], &v) && v > 0)) {
+        return RESP_ORDER_QPOP;
+    }
+    return RESP_ORDER_NONE;
+}
+
 #define Q_GROUP "list"
 
 const struct resp_cmd resp__queue_cmds[] = {
     {"lpush", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, Q_GROUP,
-     "Enqueues the elements at the tail of a Flo queue; returns the queue length.", cmd_push},
+     "Enqueues the elements at the tail of a Flo queue; returns the queue length.", cmd_push, NULL,
+     push_class},
     {"rpush", -3, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, Q_GROUP,
      "Enqueues the elements at the tail of a Flo queue (same as LPUSH); returns the length.",
-     cmd_push},
+     cmd_push, NULL, push_class},
     {"lpop", -2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, Q_GROUP,
-     "Takes the next element(s) of a Flo queue (dequeue + ack).", cmd_pop},
+     "Takes the next element(s) of a Flo queue (dequeue + ack).", cmd_pop, NULL, pop_class},
     {"rpop", -2, RESP_CMD_WRITE | RESP_CMD_FAST, 1, 1, 1, Q_GROUP,
-     "Takes the next element(s) of a Flo queue (same as LPOP: FIFO, not a stack).", cmd_pop},
+     "Takes the next element(s) of a Flo queue (same as LPOP: FIFO, not a stack).", cmd_pop, NULL,
+     pop_class},
     {"blpop", -3, RESP_CMD_WRITE | RESP_CMD_BARRIER, 1, -2, 1, Q_GROUP,
      "Waits for the next element of one of the queues (dequeue + ack).", cmd_bpop},
     {"brpop", -3, RESP_CMD_WRITE | RESP_CMD_BARRIER, 1, -2, 1, Q_GROUP,

@@ -63,7 +63,28 @@ struct resp_cmd {
      * would be answered before the earlier write applies.
      */
     bool (*blind)(const struct resp_pending *p);
+    /*
+     * Optional, for RESP_CMD_WRITE commands: this invocation's order class
+     * (enum resp_order_class_e), 0 for none. A command of class k may start
+     * while started, unfinished commands of the same class k on its key
+     * have not finished (sealed or not), because the requests that order
+     * them were all sent by their handler and the server takes them in
+     * connection order: a single-value LPUSH's enqueue, a pop's dequeue
+     * (each dequeue leases its own next message). Return a class only when
+     * the handler sends those requests before it returns and never sends
+     * more of them later (a multi-value LPUSH may re-send its values one by
+     * one after a "not implemented" batch enqueue, so it has none).
+     */
+    unsigned (*order_class)(const struct resp_pending *p);
 };
+
+/* Order classes (struct resp_cmd.order_class); values 1..RESP_ORDER_NCLASSES. */
+enum resp_order_class_e {
+    RESP_ORDER_NONE = 0,
+    RESP_ORDER_QPUSH = 1, /* enqueue of one message (then a stats read) */
+    RESP_ORDER_QPOP = 2,  /* dequeue (then acks of what it leased) */
+};
+#define RESP_ORDER_NCLASSES 2u
 
 enum resp_cmd_flags_e {
     RESP_CMD_NOAUTH = 1 << 0, /* allowed before AUTH (HELLO, AUTH, QUIT) */
@@ -106,6 +127,7 @@ struct resp_pending {
     /* Ordering state (resp_order.c). */
     struct resp_pending *held_next; /* c->held list while waiting */
     bool writes, blind;             /* classification when admitted */
+    uint8_t oclass;                 /* order class when admitted (writes only) */
     bool sealed;                    /* every upstream request it will make is sent */
     bool in_handler;                /* handler running: finishing is deferred to its return */
     uint8_t acct;                   /* what resp_order.c counted for it */
@@ -253,6 +275,8 @@ void resp__upstream_cancel_all(struct resp_client *c);
  *    writes: Flo answers reads at once but parks writes until they commit;
  *  - either one writes and the earlier one is not sealed (it may still
  *    send requests, e.g. SET ... GET's CAS put), or has not started;
+ *    except that a started command of the same order class as the later
+ *    one (struct resp_cmd.order_class) never holds it back;
  *  - either one is a barrier (EXEC, SCAN, long-polls...).
  * The check is O(keys of p) through a per-client hash of keys. Held
  * commands start from the flush phase, in request order.

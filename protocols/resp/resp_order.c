@@ -13,12 +13,20 @@
  * of the pending queue. Counters per key:
  *   held_r / held_w  held (not yet started) readers / writers;
  *   w                started, unfinished writers;
- *   ur / uw          started, unfinished, unsealed readers / writers.
+ *   ur / uw          started, unfinished, unsealed readers / writers;
+ *   cw[k] / cu[k]    the part of w / uw that has order class k+1.
  * A started command is counted once its handler returns (a sealed read
  * counts nothing, so a GET-only pipeline never touches the hash). Held
  * commands are started by resp__order_start_held in request order; during
  * that walk a command that stays held marks its keys (walk generation) so
  * later held commands cannot overtake it.
+ *
+ * Order classes: a started command of the same class as p is left out of
+ * p's conflicts (w - cw[k], uw - cu[k]), so pipelined pops of one queue, or
+ * single-value pushes, go upstream back to back; the server leases each
+ * dequeue its own next message and applies the enqueues in order. Held
+ * commands still count whatever their class, so a command never overtakes
+ * an earlier one that has not started.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +44,7 @@ struct resp_keyref {
     struct resp_keyref *next_free; /* c->free_refs */
     unsigned held_r, held_w;
     unsigned w, ur, uw;
+    unsigned cw[RESP_ORDER_NCLASSES], cu[RESP_ORDER_NCLASSES];
     unsigned mark_gen; /* walk that set mark_r / mark_w */
     bool mark_r, mark_w;
     uint8_t key[]; /* hh.keylen bytes */
@@ -140,15 +149,27 @@ static void ref_delta(struct resp_keyref *r, const struct resp_pending *p, enum 
         break;
     case D_W_ADD:
         r->w++;
+        if (p->oclass) {
+            r->cw[p->oclass - 1]++;
+        }
         break;
     case D_W_SUB:
         r->w--;
+        if (p->oclass) {
+            r->cw[p->oclass - 1]--;
+        }
         break;
     case D_U_ADD:
         p->writes ? r->uw++ : r->ur++;
+        if (p->oclass) {
+            r->cu[p->oclass - 1]++;
+        }
         break;
     case D_U_SUB:
         p->writes ? r->uw-- : r->ur--;
+        if (p->oclass) {
+            r->cu[p->oclass - 1]--;
+        }
         break;
     }
 }
@@ -217,7 +238,10 @@ static void acct_clear(struct resp_pending *p, uint8_t flags)
 static bool conflict_started(const struct resp_pending *p, const struct resp_keyref *r)
 {
     if (p->writes) {
-        return r->ur || r->uw || (!p->blind && r->w);
+        /* Same-class commands are not conflicts (cw / cu are 0 for none). */
+        unsigned same_w = p->oclass ? r->cw[p->oclass - 1] : 0;
+        unsigned same_u = p->oclass ? r->cu[p->oclass - 1] : 0;
+        return r->ur || r->uw > same_u || (!p->blind && r->w > same_w);
     }
     return r->w > 0;
 }
@@ -362,6 +386,11 @@ void resp__pending_run(struct resp_pending *p, const struct resp_cmd *cmd)
     p->cmd = cmd;
     p->writes = (cmd->flags & RESP_CMD_WRITE) != 0;
     p->blind = p->writes && cmd->blind && cmd->blind(p);
+    p->oclass = 0;
+    if (p->writes && cmd->order_class) {
+        unsigned k = cmd->order_class(p);
+        p->oclass = k <= RESP_ORDER_NCLASSES ? (uint8_t)k : 0;
+    }
     bool wait;
     if (cmd->flags & RESP_CMD_BARRIER) {
         /* Runs alone: after every earlier command has finished. */

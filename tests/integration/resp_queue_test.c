@@ -4,6 +4,7 @@
  * Covers the Redis list commands (LPUSH/RPUSH, LPOP/RPOP, BLPOP/BRPOP,
  * LLEN, LRANGE) and the FLO.Q* commands: priority and FIFO order, delay,
  * dedup, leases (exclusive delivery, expiry, touch), ack, nack, the DLQ,
+ * pipelined pushes and pops of one queue (FIFO, each value once),
  * max retries, peek, long-polls released by other clients, several queues
  * per BRPOP with nothing lost or duplicated, concurrent producers and
  * consumers, binary payloads, bad input, and reply bytes compared with a
@@ -736,6 +737,167 @@ Test(resp_queue, thousand_messages_from_concurrent_clients_popped_once)
     redisFree(c);
     free(seen);
     free(pp);
+}
+
+/* ---- pipelined pushes and pops of one queue (same order class) ---- */
+
+/* Append `n` commands "<verb> key <prefix><i>" (or "<verb> key" when
+ * prefix is NULL) to c's output buffer without reading. */
+static void append_n(redisContext *c, const char *verb, const char *key, const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = prefix ? redisAppendCommand(c, "%s %s %s%d", verb, key, prefix, i)
+                        : redisAppendCommand(c, "%s %s", verb, key);
+        cr_assert_eq(rc, REDIS_OK);
+    }
+}
+
+/* Parse "<prefix><i>" of a popped element into i, -1 if it is not one. */
+static int elem_index(const redisReply *r, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (r->type != REDIS_REPLY_STRING || r->len <= pl || memcmp(r->str, prefix, pl) != 0) {
+        return -1;
+    }
+    return atoi(r->str + pl);
+}
+
+Test(resp_queue, pipelined_pushes_then_pops_are_fifo_and_exactly_once)
+{
+    enum { N = 200 };
+    redisContext *c = conn();
+    append_n(c, "LPUSH", "pipeq", "v", N);
+    append_n(c, "RPOP", "pipeq", NULL, N);
+    long long last_len = 0;
+    for (int i = 0; i < N; i++) {
+        redisReply *r = read_reply(c);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH %d: type %d (%s)", i, r->type,
+                     err_text(r));
+        /* Pushes of one pipeline may be counted by an earlier LPUSH's length
+         * (docs/resp-commands.md), never fewer than the pushes up to it. */
+        cr_assert(r->integer >= i + 1 && r->integer <= N, "LPUSH %d answered %lld", i, r->integer);
+        cr_assert(r->integer >= last_len, "LPUSH %d: length %lld after %lld", i, r->integer,
+                  last_len);
+        last_len = r->integer;
+        freeReplyObject(r);
+    }
+    cr_assert_eq(last_len, N);
+    for (int i = 0; i < N; i++) {
+        redisReply *r = read_reply(c);
+        cr_assert_eq(elem_index(r, "v"), i, "RPOP %d: type %d '%s'", i, r->type,
+                     r->type == REDIS_REPLY_STRING ? r->str : err_text(r));
+        freeReplyObject(r);
+    }
+    /* A mixed pipeline keeps the order across classes: each pop sees the
+     * pushes before it and none after it. */
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(redisAppendCommand(c, "LPUSH pipeq m%d", i), REDIS_OK);
+        cr_assert_eq(redisAppendCommand(c, "RPOP pipeq"), REDIS_OK);
+        cr_assert_eq(redisAppendCommand(c, "RPOP pipeq"), REDIS_OK);
+    }
+    for (int i = 0; i < 20; i++) {
+        redisReply *r = read_reply(c);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH m%d: %s", i, err_text(r));
+        cr_assert_eq(r->integer, 1, "LPUSH m%d into an empty queue answered %lld", i, r->integer);
+        freeReplyObject(r);
+        r = read_reply(c);
+        cr_assert_eq(elem_index(r, "m"), i, "RPOP after LPUSH m%d: type %d", i, r->type);
+        freeReplyObject(r);
+        r = read_reply(c);
+        cr_assert_eq(r->type, REDIS_REPLY_NIL, "RPOP of an empty queue: type %d", r->type);
+        freeReplyObject(r);
+    }
+    expect_nil(c, "RPOP pipeq");
+    cr_assert_eq(get_int(c, "LLEN pipeq"), 0);
+    cr_assert_eq(stat(c, "pipeq", "enqueued"), N + 20);
+    cr_assert_eq(stat(c, "pipeq", "acked"), N + 20);
+    redisFree(c);
+}
+
+/* Flush a client's whole output buffer. */
+static void flush_out(redisContext *c)
+{
+    int wdone = 0;
+    while (!wdone) {
+        cr_assert_eq(redisBufferWrite(c, &wdone), REDIS_OK, "write: %s", c->errstr);
+    }
+}
+
+Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
+{
+    enum { N = 150, CHUNK = 10 };
+    redisContext *a = conn();
+    redisContext *b = conn();
+    /* Both producers pipeline into one queue, in chunks sent alternately
+     * so their enqueues interleave upstream. */
+    for (int i = 0; i < N; i += CHUNK) {
+        for (int k = i; k < i + CHUNK; k++) {
+            cr_assert_eq(redisAppendCommand(a, "RPUSH duoq a%d", k), REDIS_OK);
+            cr_assert_eq(redisAppendCommand(b, "LPUSH duoq b%d", k), REDIS_OK);
+        }
+        flush_out(a);
+        flush_out(b);
+    }
+    for (int i = 0; i < N; i++) {
+        redisReply *ra = read_reply(a);
+        redisReply *rb = read_reply(b);
+        cr_assert_eq(ra->type, REDIS_REPLY_INTEGER, "a%d: %s", i, err_text(ra));
+        cr_assert_eq(rb->type, REDIS_REPLY_INTEGER, "b%d: %s", i, err_text(rb));
+        cr_assert(ra->integer >= i + 1 && ra->integer <= 2 * N);
+        cr_assert(rb->integer >= i + 1 && rb->integer <= 2 * N);
+        freeReplyObject(ra);
+        freeReplyObject(rb);
+    }
+    /* Both consumers pipeline pops (single and counted) alternately. */
+    int seen_a[N] = {0}, seen_b[N] = {0};
+    int next_a[2] = {0, 0}, next_b[2] = {0, 0}; /* per consumer: next index expected at least */
+    redisContext *cs[2] = {a, b};
+    for (int i = 0; i < N; i += CHUNK) {
+        for (int k = i; k < i + CHUNK; k++) {
+            cr_assert_eq(redisAppendCommand(a, "RPOP duoq"), REDIS_OK);
+            cr_assert_eq(redisAppendCommand(b, k % 2 ? "LPOP duoq 1" : "LPOP duoq"), REDIS_OK);
+        }
+        flush_out(a);
+        flush_out(b);
+    }
+    int total = 0;
+    for (int i = 0; i < N; i++) {
+        for (int w = 0; w < 2; w++) {
+            redisReply *r = read_reply(cs[w]);
+            const redisReply *e = r;
+            if (r->type == REDIS_REPLY_ARRAY) {
+                cr_assert_eq(r->elements, 1, "counted pop: %zu elements", r->elements);
+                e = r->element[0];
+            }
+            int ia = elem_index(e, "a"), ib = elem_index(e, "b");
+            cr_assert(ia >= 0 || ib >= 0, "consumer %d pop %d: type %d (%s)", w, i, e->type,
+                      err_text(e));
+            /* FIFO per producer: what one consumer takes from a producer
+             * comes in that producer's order. */
+            if (ia >= 0) {
+                cr_assert(ia < N && ia >= next_a[w], "consumer %d got a%d after a%d", w, ia,
+                          next_a[w] - 1);
+                next_a[w] = ia + 1;
+                seen_a[ia]++;
+            } else {
+                cr_assert(ib < N && ib >= next_b[w], "consumer %d got b%d after b%d", w, ib,
+                          next_b[w] - 1);
+                next_b[w] = ib + 1;
+                seen_b[ib]++;
+            }
+            total++;
+            freeReplyObject(r);
+        }
+    }
+    cr_assert_eq(total, 2 * N);
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(seen_a[i], 1, "a%d popped %d times", i, seen_a[i]);
+        cr_assert_eq(seen_b[i], 1, "b%d popped %d times", i, seen_b[i]);
+    }
+    expect_nil(a, "RPOP duoq");
+    cr_assert_eq(stat(a, "duoq", "acked"), 2 * N);
+    redisFree(a);
+    redisFree(b);
 }
 
 Test(resp_queue, binary_payloads_are_byte_exact)
