@@ -45,6 +45,9 @@ static const struct {
     {resp__flo_cmds, &resp__flo_ncmds},
     {resp__queue_cmds, &resp__queue_ncmds},
     {resp__flo_queue_cmds, &resp__flo_queue_ncmds},
+    {resp__stream_cmds, &resp__stream_ncmds},
+    {resp__xread_cmds, &resp__xread_ncmds},
+    {resp__xgroup_cmds, &resp__xgroup_ncmds},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -394,5 +394,11 @@ extern const struct resp_cmd resp__queue_cmds[]; /* resp_cmd_queue.c */
 extern const size_t resp__queue_ncmds;
 extern const struct resp_cmd resp__flo_queue_cmds[]; /* resp_cmd_flo_queue.c */
 extern const size_t resp__flo_queue_ncmds;
+extern const struct resp_cmd resp__stream_cmds[]; /* resp_cmd_stream.c */
+extern const size_t resp__stream_ncmds;
+extern const struct resp_cmd resp__xread_cmds[]; /* resp_cmd_xread.c */
+extern const size_t resp__xread_ncmds;
+extern const struct resp_cmd resp__xgroup_cmds[]; /* resp_cmd_xgroup.c */
+extern const size_t resp__xgroup_ncmds;
 
 #endif
