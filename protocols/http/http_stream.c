@@ -39,6 +39,7 @@ static void hs_release(struct http_req *r)
     if (s != NULL) {
         flo_wbuf_free(&s->val);
         flo_wbuf_free(&s->consumer);
+        hs_sse_free(s->sse);
         free(s);
     }
 }
@@ -825,6 +826,15 @@ static int json_headers(struct http_json *j, const struct flo_stream_headers *h)
     return rc;
 }
 
+int hs_json_record(struct http_json *j, const struct flo_stream_record *rec)
+{
+    hs_json_id(j, "id", rec->id);
+    http_json_payload(j, "payload", "encoding", rec->payload);
+    int rc = json_headers(j, &rec->headers);
+    http_json_u64(j, "partition", rec->partition);
+    return rc;
+}
+
 static void read_done(struct http_req *r, int err, uint8_t status, flo_buf_t body)
 {
     struct hs_state *s = r->ext;
@@ -850,10 +860,7 @@ static void read_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
     http_json_array_begin(&j, "records");
     while (rc >= 0 && (rc = flo_stream_records_next(&it, &rec)) == 1) {
         http_json_elem_begin(&j);
-        hs_json_id(&j, "id", rec.id);
-        http_json_payload(&j, "payload", "encoding", rec.payload);
-        rc = json_headers(&j, &rec.headers);
-        http_json_u64(&j, "partition", rec.partition);
+        rc = hs_json_record(&j, &rec);
         http_json_end(&j);
         last = rec.id;
         have_last = true;
@@ -905,8 +912,9 @@ static void records_prepare(struct http_req *r)
          .kind = HTTP_QP_U64,
          .max = UINT32_MAX,
          .what = "a partition number (u32)"},
+        {.name = "follow", .kind = HTTP_QP_BOOL, .what = "true or false"},
     };
-    int rc = http_parse_query_or_reply(r, p, 6, "GET /v1/streams/{stream}/records");
+    int rc = http_parse_query_or_reply(r, p, 7, "GET /v1/streams/{stream}/records");
     struct flo_stream_read_args *a = &s->read;
     if (rc == 0 && p[0].seen) {
         rc = hs_parse_id(flo_wbuf_view(&start), "query parameter start", &a->start, &e);
@@ -945,6 +953,8 @@ static void records_prepare(struct http_req *r)
     a->block_ms = p[4].u > FLO_MAX_BLOCK_MS ? FLO_MAX_BLOCK_MS : (uint32_t)p[4].u;
     a->has_partition = p[5].seen;
     a->partition = (uint32_t)p[5].u;
+    s->follow = hs_sse_wanted(r, p[6].b);
+    s->has_end_param = p[1].seen;
 }
 
 static void records_start(struct http_req *r)
@@ -952,6 +962,10 @@ static void records_start(struct http_req *r)
     struct hs_state *s = r->ext;
     if (r->method == HTTP_M_POST) {
         append_start(r);
+        return;
+    }
+    if (s->follow) {
+        hs_sse_start(r);
         return;
     }
     int rc = flo_stream_read_opts(&r->opts, &s->read);

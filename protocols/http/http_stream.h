@@ -14,6 +14,8 @@
 #include "http_internal.h"
 #include "http_json.h"
 
+struct hs_sse;
+
 /* Per-request state of the stream routes (r->ext), from prepare on. */
 struct hs_state {
     struct flo_wbuf val;              /* request value (owned) */
@@ -26,6 +28,9 @@ struct hs_state {
     uint32_t ack_timeout_ms; /* group create / sweeper */
     uint8_t max_deliver;
     uint64_t partitions, retention_age_s, retention_count; /* stream create */
+    bool follow;                                           /* read: live SSE follow */
+    bool has_end_param;                                    /* read: ?end was given */
+    struct hs_sse *sse;                                    /* follow state (owned) */
 };
 
 /* Allocate r->ext; replies 503 and returns NULL on failure. */
@@ -43,5 +48,21 @@ struct flo_req hs_req(struct http_req *r, uint16_t op);
 
 /* "stream": name (and "group": name when the path has one). */
 void hs_json_names(struct http_json *j, struct http_req *r);
+
+/* The members of one record object (id, payload + encoding, headers +
+ * headers_encoding, partition) into the object open in j: the shape every
+ * record read uses. 0 or FLO_ENOMEM. */
+int hs_json_record(struct http_json *j, const struct flo_stream_record *rec);
+
+/* ---- live follow over Server-Sent Events (http_stream_sse.c) ---- */
+
+/* Whether a GET on the records route asks for a follow: ?follow=true or an
+ * Accept header naming text/event-stream. */
+bool hs_sse_wanted(struct http_req *r, bool follow_param);
+/* Start a follow with the parsed read options in s->read (start / tail /
+ * count / partition); replies (an error, or the event stream) or suspends. */
+void hs_sse_start(struct http_req *r);
+/* Free a follow's state (the server has already cancelled r->call). */
+void hs_sse_free(struct hs_sse *x);
 
 #endif
