@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_cmp.h"
 
 #define IO_MS 5000 /* bound for one raw exchange */
 
@@ -951,94 +952,8 @@ static const char *const compare_cmds[] = {
     "DBSIZE",
 };
 
-static long read_one(int fd, char *buf, size_t cap)
-{
-    /* One reply: these commands answer a line, a bulk or a flat array of
-     * bulks/integers/statuses; read until the bytes parse as one reply. */
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
-        if (n <= 0) {
-            return -1;
-        }
-        len += (size_t)n;
-        buf[len] = 0;
-        /* Count complete lines needed: walk the reply. */
-        const char *p = buf, *end = buf + len;
-        long need = 1;
-        bool ok = true;
-        while (need > 0) {
-            const char *cr = memchr(p, '\r', (size_t)(end - p));
-            if (!cr || cr + 1 >= end) {
-                ok = false;
-                break;
-            }
-            char type = p[0];
-            long v = atol(p + 1);
-            p = cr + 2;
-            need--;
-            if (type == '*' && v > 0) {
-                need += v;
-            } else if (type == '$' && v >= 0) {
-                if (p + v + 2 > end) {
-                    ok = false;
-                    break;
-                }
-                p += v + 2;
-            }
-        }
-        if (ok) {
-            return (long)len;
-        }
-        if (len + 1 >= cap) {
-            return -1;
-        }
-    }
-}
-
-static char *collect(uint16_t port, size_t *outlen)
-{
-    int fd = ts_connect(port, IO_MS);
-    cr_assert_geq(fd, 0);
-    size_t cap = 1 << 16, len = 0;
-    char *all = malloc(cap);
-    for (size_t i = 0; i < sizeof(compare_cmds) / sizeof(compare_cmds[0]); i++) {
-        char line[256];
-        int n = snprintf(line, sizeof(line), "%s\r\n", compare_cmds[i]);
-        cr_assert_eq(ts_write_full(fd, line, (size_t)n), 0);
-        char r[4096];
-        long l = read_one(fd, r, sizeof(r));
-        cr_assert_gt(l, 0, "no reply to '%s' from port %u", compare_cmds[i], port);
-        len += (size_t)snprintf(all + len, cap - len, "%s => %.*s\n", compare_cmds[i], (int)l, r);
-    }
-    close(fd);
-    *outlen = len;
-    return all;
-}
-
 Test(resp_ext, replies_identical_to_redis_server)
 {
-    struct ts_proc redis = {0};
-    uint16_t rport = ts_free_port();
-    char pbuf[8];
-    snprintf(pbuf, sizeof(pbuf), "%u", rport);
-    const char *argv[] = {
-        "/usr/bin/redis-server", "--port", pbuf, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     NULL};
-    if (access(argv[0], X_OK) != 0) {
-        cr_skip_test("redis-server is not installed: comparison skipped");
-    }
-    cr_assert_eq(ts_spawn(&redis, argv), 0);
-    if (ts_wait_port(rport, TS_WAIT_MS) != 0) {
-        ts_stop(&redis);
-        cr_assert_fail("redis-server did not start");
-    }
-    size_t la, lb;
-    char *a = collect(rport, &la);
-    char *b = collect(sc.resp_port, &lb);
-    ts_stop(&redis);
-    cr_assert_eq(la, lb, "redis-server:\n%s\nflo-sidecar:\n%s", a, b);
-    cr_assert_eq(memcmp(a, b, la), 0, "redis-server:\n%s\nflo-sidecar:\n%s", a, b);
-    free(a);
-    free(b);
+    ts_resp_compare_with_redis(sc.resp_port, compare_cmds,
+                               sizeof(compare_cmds) / sizeof(compare_cmds[0]));
 }

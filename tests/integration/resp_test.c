@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_cmp.h"
 
 #define REPLY_MAX (1u << 20) /* largest raw reply these tests read */
 #define IO_MS     5000       /* bound for one raw exchange */
@@ -919,51 +920,8 @@ static const char *const compare_cmds[] = {
     "QUIT",
 };
 
-/* Send each command inline on one connection, one at a time. */
-static char *collect(uint16_t port, size_t *outlen)
-{
-    int fd = ts_connect(port, IO_MS);
-    cr_assert_geq(fd, 0);
-    size_t cap = 1 << 16, len = 0;
-    char *all = malloc(cap);
-    for (size_t i = 0; i < sizeof(compare_cmds) / sizeof(compare_cmds[0]); i++) {
-        char line[256];
-        int n = snprintf(line, sizeof(line), "%s\r\n", compare_cmds[i]);
-        cr_assert_eq(ts_write_full(fd, line, (size_t)n), 0);
-        char *r = NULL;
-        long l = read_replies(fd, 1, &r);
-        cr_assert_gt(l, 0, "no reply to '%s' from port %u", compare_cmds[i], port);
-        len += (size_t)snprintf(all + len, cap - len, "%s => %.*s\n", compare_cmds[i], (int)l, r);
-        free(r);
-    }
-    close(fd);
-    *outlen = len;
-    return all;
-}
-
 Test(resp, replies_identical_to_redis_server)
 {
-    struct ts_proc redis = {0};
-    uint16_t rport = ts_free_port();
-    char pbuf[8];
-    snprintf(pbuf, sizeof(pbuf), "%u", rport);
-    const char *argv[] = {
-        "/usr/bin/redis-server", "--port", pbuf, "--bind", "127.0.0.1", "--save", "",
-        "--appendonly",          "no",     NULL};
-    if (access(argv[0], X_OK) != 0) {
-        cr_skip_test("redis-server is not installed: comparison skipped");
-    }
-    cr_assert_eq(ts_spawn(&redis, argv), 0);
-    if (ts_wait_port(rport, TS_WAIT_MS) != 0) {
-        ts_stop(&redis);
-        cr_assert_fail("redis-server did not start");
-    }
-    size_t la, lb;
-    char *a = collect(rport, &la);
-    char *b = collect(sc.resp_port, &lb);
-    ts_stop(&redis);
-    cr_assert_eq(la, lb, "redis-server:\n%s\nflo-sidecar:\n%s", a, b);
-    cr_assert_eq(memcmp(a, b, la), 0, "redis-server:\n%s\nflo-sidecar:\n%s", a, b);
-    free(a);
-    free(b);
+    ts_resp_compare_with_redis(sc.resp_port, compare_cmds,
+                               sizeof(compare_cmds) / sizeof(compare_cmds[0]));
 }
