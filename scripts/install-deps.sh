@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libuv1-dev libmicrohttpd-dev libhiredis-dev libcjson-dev uthash-dev
+      libuv1-dev libmicrohttpd-dev libhiredis-dev libcjson-dev uthash-dev libsodium-dev
       libcriterion-dev libcurl4-openssl-dev curl redis-tools redis-server)
 # redis-server above is a test oracle: RESP replies are compared byte for byte.
 # Peers for bench/run.sh only.

@@ -22,17 +22,20 @@
 #include "flo/flo_pool.h"
 #include "http_server.h"
 #include "proto.h"
+#include "proto_session.h"
 #include "resp_server.h"
 
 #define SC_DEV_LISTEN        "127.0.0.1:0" /* embedded flo-dev: loopback, any free port */
 #define SC_RESPONSE_SLACK    (64u * 1024)  /* response frame room beyond max_body */
 #define SC_UPSTREAM_LIST_MAX 2048          /* upstream list as logged */
+#define SC_SESSIONS_CLOSE_MS 2000u         /* bound on leaving every group at shutdown */
 
 struct sc_app {
     uv_loop_t loop;
     const struct sc_config *cfg;
-    dev_server_t *dev; /* embedded flo-dev (--dev) or NULL */
-    flo_pool_t *pool;  /* NULL once closed */
+    dev_server_t *dev;          /* embedded flo-dev (--dev) or NULL */
+    flo_pool_t *pool;           /* NULL once closed */
+    proto_sess_reg_t *sessions; /* consumer sessions; NULL once closing */
     resp_server_t *resp;
     http_server_t *http;
     struct proto_ctx ctx;                     /* handed to both servers; lives in this struct */
@@ -101,6 +104,25 @@ static void on_pool_closed(void *arg)
     app->pool = NULL;
 }
 
+/* The pool and the embedded flo-dev go last: the session registry leaves
+ * its groups through them. */
+static void close_upstream(struct sc_app *app)
+{
+    if (app->pool) {
+        flo_pool_t *pool = app->pool;
+        flo_pool_close(pool, on_pool_closed, app);
+    }
+    if (app->dev) {
+        dev_server_close(app->dev);
+        app->dev = NULL;
+    }
+}
+
+static void on_sessions_closed(void *arg)
+{
+    close_upstream(arg);
+}
+
 /* Close everything that exists, dependents first. Idempotent. */
 static void close_all(struct sc_app *app)
 {
@@ -112,14 +134,53 @@ static void close_all(struct sc_app *app)
         resp_server_close(app->resp);
         app->resp = NULL;
     }
-    if (app->pool) {
-        flo_pool_t *pool = app->pool;
-        flo_pool_close(pool, on_pool_closed, app);
+    if (app->sessions) {
+        proto_sess_reg_t *reg = app->sessions;
+        app->sessions = NULL;
+        app->ctx.sessions = NULL;
+        proto_sess_reg_close(reg, SC_SESSIONS_CLOSE_MS, on_sessions_closed, app);
+        return;
     }
-    if (app->dev) {
-        dev_server_close(app->dev);
-        app->dev = NULL;
+    close_upstream(app);
+}
+
+/* The session registry. Without --session-secret the id key is derived
+ * from the API key and auth token, so replicas configured alike (and a
+ * restarted sidecar) accept each other's ids. 0, or -1 after logging. */
+static int start_sessions(struct sc_app *app)
+{
+    const struct sc_config *cfg = app->cfg;
+    const char *key = cfg->api_key ? cfg->api_key : "";
+    const char *tok = cfg->auth_token ? cfg->auth_token : "";
+    size_t n = strlen(key) + 1 + strlen(tok) + 1;
+    char *derive = malloc(n);
+    if (derive == NULL) {
+        FLO_ERROR("out of memory", NULL);
+        return -1;
     }
+    /* A separator keeps ("ab", "c") and ("a", "bc") apart. */
+    snprintf(derive, n, "%s\n%s", key, tok);
+    struct proto_sess_cfg sc = {
+        .idle_ms = cfg->session_idle_s * 1000u,
+        .max_sessions = cfg->max_sessions,
+        .secret = (const uint8_t *)cfg->session_secret,
+        .secret_len = cfg->session_secret ? strlen(cfg->session_secret) : 0,
+        .derive_from = derive,
+    };
+    int err = proto_sess_reg_new(&app->loop, app->pool, &sc, &app->sessions);
+    free(derive);
+    if (err != 0) {
+        app->sessions = NULL;
+        FLO_ERROR("cannot create the session registry", "err=\"%s\"", flo_strerror(err));
+        return -1;
+    }
+    if (cfg->session_secret == NULL) {
+        FLO_DEBUG("session ids signed with a key derived from the configuration; set "
+                  "--session-secret for a real secret",
+                  NULL);
+    }
+    app->ctx.sessions = app->sessions;
+    return 0;
 }
 
 static void on_grace(uv_timer_t *t)
@@ -226,6 +287,9 @@ static int start(struct sc_app *app)
     app->ctx.default_ns = cfg->ns;
     app->ctx.max_body = cfg->max_body;
     app->ctx.password = cfg->auth_token;
+    if (start_sessions(app) != 0) {
+        return -1;
+    }
 
     err = resp_server_new(&app->ctx, cfg->resp, &app->resp);
     if (err != 0) {

@@ -30,6 +30,9 @@ enum opt_id_e {
     O_AUTH_TOKEN,
     O_MAX_BODY,
     O_LOG_LEVEL,
+    O_SESSION_SECRET,
+    O_SESSION_IDLE,
+    O_MAX_SESSIONS,
     O_COUNT
 };
 
@@ -69,6 +72,17 @@ static const struct opt_def opts[O_COUNT] = {
          "largest value / request body accepted, at most 100M; suffixes K, M, G (x1024)"},
     [O_LOG_LEVEL] = {"log-level", "FLO_SIDECAR_LOG_LEVEL", NULL, "debug|info|warn|error", "info",
                      "lowest level of log lines written to stderr"},
+    [O_SESSION_SECRET] = {"session-secret", "FLO_SIDECAR_SESSION_SECRET", NULL, "SECRET",
+                          "(derived from --api-key and --auth-token)",
+                          "key that signs consumer-session ids (at least 16 bytes); give every "
+                          "replica the same one so they accept each other's ids"},
+    [O_SESSION_IDLE] = {"session-idle-timeout", "FLO_SIDECAR_SESSION_IDLE_TIMEOUT", NULL, "SECONDS",
+                        "300",
+                        "end a consumer session (and leave its group) after this long unused "
+                        "(1-86400)"},
+    [O_MAX_SESSIONS] = {"max-sessions", "FLO_SIDECAR_MAX_SESSIONS", NULL, "N", "65536",
+                        "consumer sessions (HTTP) plus RESP group consumers tracked at once "
+                        "(1-4294967295)"},
 };
 
 enum src_e { SRC_DEFAULT = 0, SRC_ENV, SRC_FLAG };
@@ -423,6 +437,43 @@ static int dup_secret(const struct raw_val *r, char **dst, char *err, size_t err
     return 0;
 }
 
+/* The consumer-session options. */
+static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err,
+                          size_t errcap)
+{
+    const struct raw_val *r = &raw[O_SESSION_IDLE];
+    cfg->session_idle_s = SC_DEFAULT_SESSION_IDLE_S;
+    if (r->val) {
+        uint64_t n;
+        if (parse_u64(r->val, &n) != 0 || n < 1 || n > SC_SESSION_IDLE_MAX_S) {
+            set_err(err, errcap, "invalid %s '%s': expected a whole number of seconds 1-%u",
+                    r->where, r->val, SC_SESSION_IDLE_MAX_S);
+            return -1;
+        }
+        cfg->session_idle_s = (unsigned)n;
+    }
+    r = &raw[O_MAX_SESSIONS];
+    cfg->max_sessions = SC_DEFAULT_MAX_SESSIONS;
+    if (r->val) {
+        uint64_t n;
+        if (parse_u64(r->val, &n) != 0 || n < 1 || n > UINT32_MAX) {
+            set_err(err, errcap, "invalid %s '%s': expected a whole number 1-4294967295", r->where,
+                    r->val);
+            return -1;
+        }
+        cfg->max_sessions = (uint32_t)n;
+    }
+    r = &raw[O_SESSION_SECRET];
+    if (r->val && strlen(r->val) < SC_SESSION_SECRET_MIN) {
+        set_err(err, errcap,
+                "invalid %s: %zu bytes is too short for a session secret (at least %u; e.g. "
+                "the output of 'openssl rand -hex 32')",
+                r->where, strlen(r->val), SC_SESSION_SECRET_MIN);
+        return -1;
+    }
+    return dup_secret(r, &cfg->session_secret, err, errcap);
+}
+
 /* Validate raw values into cfg. */
 static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, size_t errcap)
 {
@@ -529,7 +580,7 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
         dup_secret(&raw[O_AUTH_TOKEN], &cfg->auth_token, err, errcap) != 0) {
         return -1;
     }
-    return 0;
+    return build_sessions(cfg, raw, err, errcap);
 }
 
 int sc_config_parse(struct sc_config *cfg, int argc, char *const argv[], char *err, size_t errcap)
@@ -565,6 +616,8 @@ void sc_config_free(struct sc_config *cfg)
     free(cfg->upstreams);
     free(cfg->api_key);
     free(cfg->auth_token);
+    free(cfg->session_secret);
+    cfg->session_secret = NULL;
     cfg->upstreams = NULL;
     cfg->nupstreams = 0;
     cfg->api_key = NULL;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define SC_ADDR_MAX      300 /* "host:port" incl. brackets and NUL */
@@ -22,25 +23,32 @@
 #define SC_DEFAULT_POOL      2
 /* Long-poll lane: 4 connections x 4096 in flight each covers the HTTP
  * server's default 16384 connections all waiting at once. */
-#define SC_DEFAULT_LONGPOLL_POOL 4
-#define SC_LONGPOLL_POOL_MAX     64
-#define SC_MAX_BODY_LIMIT        (100ull * 1024 * 1024) /* --max-body bound: Flo's largest payload */
+#define SC_DEFAULT_LONGPOLL_POOL  4
+#define SC_LONGPOLL_POOL_MAX      64
+#define SC_MAX_BODY_LIMIT         (100ull * 1024 * 1024) /* --max-body bound: Flo's largest payload */
+#define SC_DEFAULT_SESSION_IDLE_S 300u                   /* --session-idle-timeout */
+#define SC_SESSION_IDLE_MAX_S     86400u                 /* one day */
+#define SC_DEFAULT_MAX_SESSIONS   65536u
+#define SC_SESSION_SECRET_MIN     16u /* bytes; = PROTO_SESS_SECRET_MIN */
 
 /* The validated configuration. Strings are owned by the struct and released
  * by sc_config_free. */
 struct sc_config {
-    char **upstreams;       /* "host:port" each; NULL when dev */
-    size_t nupstreams;      /* 0 when dev */
-    bool dev;               /* run an embedded flo-dev on the same loop */
-    char http[SC_ADDR_MAX]; /* HTTP listen address */
-    char resp[SC_ADDR_MAX]; /* RESP listen address */
-    char ns[256];           /* default namespace, 1..255 bytes */
-    unsigned pool;          /* connections per upstream address */
-    unsigned longpoll_pool; /* long-poll lane connections per upstream address */
-    char *api_key;          /* upstream API key or NULL */
-    char *auth_token;       /* token clients must present, or NULL */
-    size_t max_body;        /* largest value / request body in bytes */
-    int log_level;          /* enum flo_log_level_e */
+    char **upstreams;        /* "host:port" each; NULL when dev */
+    size_t nupstreams;       /* 0 when dev */
+    bool dev;                /* run an embedded flo-dev on the same loop */
+    char http[SC_ADDR_MAX];  /* HTTP listen address */
+    char resp[SC_ADDR_MAX];  /* RESP listen address */
+    char ns[256];            /* default namespace, 1..255 bytes */
+    unsigned pool;           /* connections per upstream address */
+    unsigned longpoll_pool;  /* long-poll lane connections per upstream address */
+    char *api_key;           /* upstream API key or NULL */
+    char *auth_token;        /* token clients must present, or NULL */
+    size_t max_body;         /* largest value / request body in bytes */
+    int log_level;           /* enum flo_log_level_e */
+    char *session_secret;    /* signs session ids, >= 16 bytes, or NULL (derived) */
+    unsigned session_idle_s; /* consumer-session idle timeout, 1..86400 */
+    uint32_t max_sessions;   /* HTTP sessions + RESP consumers, >= 1 */
 };
 
 enum sc_config_action_e {

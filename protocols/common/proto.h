@@ -22,6 +22,8 @@
 #define PROTO_UPSTREAM_TIMEOUT_MS 10000u
 #define PROTO_BLOCK_MARGIN_MS     5000u /* added to block_ms for the upstream timeout */
 
+struct proto_sess_reg;
+
 /* What the sidecar hands to each protocol server. Owned by the sidecar;
  * outlives both servers. */
 struct proto_ctx {
@@ -30,6 +32,8 @@ struct proto_ctx {
     const char *default_ns; /* NUL-terminated, <= PROTO_MAX_NAMESPACE */
     size_t max_body;        /* largest value / request body accepted */
     const char *password;   /* RESP AUTH / HTTP bearer token; NULL = none */
+    struct proto_sess_reg *sessions; /* consumer sessions (proto_session.h);
+                                        NULL = sessions unavailable (503) */
 };
 
 /* One user-facing error. message is NUL-terminated. */

@@ -91,6 +91,10 @@ struct http_req {
     void (*ext_release)(struct http_req *r); /* stops the route's work in flight
                                                  (no completion runs after it) and
                                                  frees ext; called once, by the server */
+    void (*on_gone)(struct http_req *r);     /* optional: the client hung up while
+the request was suspended with a
+disconnect watch; stops the route's
+work (its completion must not run) */
 };
 
 /* The server: MHD daemon driven from the libuv loop. Freed after every
@@ -141,6 +145,14 @@ int http_req_send(struct http_req *r, const struct flo_req *req, uint32_t timeou
 void http_req_suspend(struct http_req *r);
 void http_req_resume(struct http_req *r);
 
+/*
+ * Watch the client socket of a request suspended with http_req_suspend for
+ * a hang-up (http_req_send does this itself for blocking calls). On a
+ * hang-up r->client_gone is set, r->on_gone runs and the request is resumed
+ * (and then closed). The watch stops when the request is resumed.
+ */
+void http_req_watch_disconnect(struct http_req *r);
+
 /* Request header value, NULL if absent. */
 const char *http_req_header(struct http_req *r, const char *name);
 
@@ -184,6 +196,15 @@ extern const struct http_route_def http_stream_trim_route;
 extern const struct http_route_def http_stream_group_route;
 extern const struct http_route_def http_stream_sweeper_route;
 extern const struct http_route_def http_stream_pending_route;
+
+/* Consumer sessions (http_session.c): create under a group, info / delete,
+ * records (long-poll or SSE), ack, nack, touch. */
+extern const struct http_route_def http_session_create_route;
+extern const struct http_route_def http_session_route;
+extern const struct http_route_def http_session_records_route;
+extern const struct http_route_def http_session_ack_route;
+extern const struct http_route_def http_session_nack_route;
+extern const struct http_route_def http_session_touch_route;
 
 /* ---- shared by the KV route files ---- */
 

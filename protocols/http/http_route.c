@@ -11,6 +11,7 @@
 
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
+#include "proto_session.h"
 
 #define KV_PREFIX       "/v1/kv/"
 #define KV_PREFIX_LEN   (sizeof(KV_PREFIX) - 1)
@@ -19,6 +20,8 @@
 #define Q_PREFIX_LEN    (sizeof(Q_PREFIX) - 1)
 #define S_PREFIX        "/v1/streams/"
 #define S_PREFIX_LEN    (sizeof(S_PREFIX) - 1)
+#define SESS_PREFIX     "/v1/sessions/"
+#define SESS_PREFIX_LEN (sizeof(SESS_PREFIX) - 1)
 
 static const char *const method_names[] = {
     [HTTP_M_GET] = "GET",         [HTTP_M_HEAD] = "HEAD",     [HTTP_M_PUT] = "PUT",
@@ -220,15 +223,16 @@ static int decode_name(const char *seg, size_t len, const char *what, struct flo
 static int stream_not_found(struct proto_err *e)
 {
     proto_err_bad_request(e, "no route for this path; sub-resources of a stream are records, "
-                             "trim and groups/{group}[/sweeper|/pending]; if '/' is part of a "
+                             "trim and groups/{group}[/sweeper|/pending|/sessions]; if '/' is "
+                             "part of a "
                              "stream or group name, percent-encode it as %%2F");
     e->http_status = 404;
     e->code = "not_found";
     return -1;
 }
 
-/* /v1/streams/{s}[/records|/trim|/groups/{g}[/sweeper|/pending]]: seg is
- * what follows the prefix. */
+/* /v1/streams/{s}[/records|/trim|/groups/{g}[/sweeper|/pending|/sessions]]:
+ * seg is what follows the prefix. */
 static int match_stream(const char *seg, size_t seglen, struct http_target *t, struct proto_err *e)
 {
     const char *slash = memchr(seg, '/', seglen);
@@ -253,6 +257,8 @@ static int match_stream(const char *seg, size_t seglen, struct http_target *t, s
                     route = HTTP_ROUTE_STREAM_GROUP_SWEEPER;
                 } else if (path_is(gsub, gsublen, "pending")) {
                     route = HTTP_ROUTE_STREAM_GROUP_PENDING;
+                } else if (path_is(gsub, gsublen, "sessions")) {
+                    route = HTTP_ROUTE_STREAM_GROUP_SESSIONS;
                 } else {
                     return stream_not_found(e);
                 }
@@ -266,6 +272,70 @@ static int match_stream(const char *seg, size_t seglen, struct http_target *t, s
         }
     }
     if (decode_name(seg, namelen, "stream", &t->key, e) < 0) {
+        return -1;
+    }
+    t->route = route;
+    return 0;
+}
+
+static bool b64url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+static int unknown_session(struct proto_err *e, const char *why)
+{
+    proto_err_bad_request(e,
+                          "unknown session: %s; create one with POST "
+                          "/v1/streams/{stream}/groups/{group}/sessions",
+                          why);
+    e->http_status = 404;
+    e->code = "unknown_session";
+    return -1;
+}
+
+/* /v1/sessions/{id}[/records|/ack|/nack|/touch]: seg is what follows the
+ * prefix. The id is checked (length, then charset) before anything else
+ * reads it, so no later code sees an oversized or escaped id; it is kept
+ * as sent (base64url needs no decoding). */
+static int match_session(const char *seg, size_t seglen, struct http_target *t, struct proto_err *e)
+{
+    const char *slash = memchr(seg, '/', seglen);
+    size_t idlen = slash ? (size_t)(slash - seg) : seglen;
+    if (idlen == 0) {
+        return unknown_session(e, "the session id in the path is empty");
+    }
+    if (idlen > PROTO_SESS_ID_MAX) {
+        return unknown_session(e, "the session id is longer than any id this sidecar issues");
+    }
+    for (size_t i = 0; i < idlen; i++) {
+        if (!b64url_char((unsigned char)seg[i])) {
+            return unknown_session(e, "a session id is base64url text (A-Z a-z 0-9 - _)");
+        }
+    }
+    enum http_route_e route = HTTP_ROUTE_SESSION;
+    if (slash != NULL) {
+        const char *sub = slash + 1;
+        size_t sublen = seglen - (size_t)(sub - seg);
+        if (path_is(sub, sublen, "records")) {
+            route = HTTP_ROUTE_SESSION_RECORDS;
+        } else if (path_is(sub, sublen, "ack")) {
+            route = HTTP_ROUTE_SESSION_ACK;
+        } else if (path_is(sub, sublen, "nack")) {
+            route = HTTP_ROUTE_SESSION_NACK;
+        } else if (path_is(sub, sublen, "touch")) {
+            route = HTTP_ROUTE_SESSION_TOUCH;
+        } else {
+            proto_err_bad_request(e, "no route for this path; sub-resources of a session are "
+                                     "records, ack, nack and touch");
+            e->http_status = 404;
+            e->code = "not_found";
+            return -1;
+        }
+    }
+    if (flo_wbuf_append(&t->key, seg, idlen) < 0) {
+        proto_err_from_code(e, FLO_ENOMEM);
         return -1;
     }
     t->route = route;
@@ -313,6 +383,9 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
     }
     if (plen >= S_PREFIX_LEN && memcmp(uri, S_PREFIX, S_PREFIX_LEN) == 0) {
         return match_stream(uri + S_PREFIX_LEN, plen - S_PREFIX_LEN, t, e);
+    }
+    if (plen >= SESS_PREFIX_LEN && memcmp(uri, SESS_PREFIX, SESS_PREFIX_LEN) == 0) {
+        return match_session(uri + SESS_PREFIX_LEN, plen - SESS_PREFIX_LEN, t, e);
     }
     if (path_is(uri, plen, "/v1/queues")) {
         t->route = HTTP_ROUTE_QUEUES;

@@ -68,6 +68,14 @@ enum http_route_e {
     HTTP_ROUTE_STREAM_GROUP,         /* /v1/streams/{s}/groups/{g} */
     HTTP_ROUTE_STREAM_GROUP_SWEEPER, /* /v1/streams/{s}/groups/{g}/sweeper */
     HTTP_ROUTE_STREAM_GROUP_PENDING, /* /v1/streams/{s}/groups/{g}/pending */
+    /* Consumer sessions (issue 6); {id} is the session id text, copied as
+     * sent into http_target.key (base64url: no escapes to decode). */
+    HTTP_ROUTE_STREAM_GROUP_SESSIONS, /* /v1/streams/{s}/groups/{g}/sessions (create) */
+    HTTP_ROUTE_SESSION,               /* /v1/sessions/{id} (info, delete) */
+    HTTP_ROUTE_SESSION_RECORDS,       /* /v1/sessions/{id}/records (read, SSE) */
+    HTTP_ROUTE_SESSION_ACK,           /* /v1/sessions/{id}/ack */
+    HTTP_ROUTE_SESSION_NACK,          /* /v1/sessions/{id}/nack */
+    HTTP_ROUTE_SESSION_TOUCH,         /* /v1/sessions/{id}/touch */
 };
 
 /* The parsed request target. */
@@ -97,7 +105,10 @@ int http_pct_decode(const char *s, size_t n, bool plus_is_space, struct flo_wbuf
  * it, still percent-encoded) against the route table. Fills *t on success.
  * Returns 0, or -1 with *e filled: 404 "not_found" for an unknown path (with
  * a hint when a key seems to contain an unencoded '/'), 400 for a bad
- * percent-escape or an empty key, 413 for a key over PROTO_MAX_KEY.
+ * percent-escape or an empty key, 413 for a key over PROTO_MAX_KEY, and
+ * 404 "unknown_session" for a session id that is empty, longer than
+ * PROTO_SESS_ID_MAX or not base64url text (checked before anything else
+ * looks at it).
  */
 int http_route_match(const char *uri, size_t len, struct http_target *t, struct proto_err *e);
 

@@ -200,6 +200,9 @@ static void disc_cb(uv_poll_t *p, int status, int events)
         flo_pool_cancel(r->srv->ctx->pool, r->call);
         r->call = NULL;
     }
+    if (r->on_gone != NULL) {
+        r->on_gone(r);
+    }
     r->state = HTTP_RS_REPLIED;
     req_resume(r);
 }
@@ -263,6 +266,13 @@ void http_req_suspend(struct http_req *r)
 void http_req_resume(struct http_req *r)
 {
     req_resume(r);
+}
+
+void http_req_watch_disconnect(struct http_req *r)
+{
+    if (r->conn != NULL && !r->disc_open) {
+        disc_start(r);
+    }
 }
 
 const char *http_req_header(struct http_req *r, const char *name)
@@ -439,6 +449,18 @@ static const struct http_route_def *route_def(enum http_route_e id)
         return &http_stream_sweeper_route;
     case HTTP_ROUTE_STREAM_GROUP_PENDING:
         return &http_stream_pending_route;
+    case HTTP_ROUTE_STREAM_GROUP_SESSIONS:
+        return &http_session_create_route;
+    case HTTP_ROUTE_SESSION:
+        return &http_session_route;
+    case HTTP_ROUTE_SESSION_RECORDS:
+        return &http_session_records_route;
+    case HTTP_ROUTE_SESSION_ACK:
+        return &http_session_ack_route;
+    case HTTP_ROUTE_SESSION_NACK:
+        return &http_session_nack_route;
+    case HTTP_ROUTE_SESSION_TOUCH:
+        return &http_session_touch_route;
     case HTTP_ROUTE_NONE:
         break;
     }

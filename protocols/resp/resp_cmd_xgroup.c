@@ -1,9 +1,13 @@
 /*
- * Redis consumer-group commands over Flo consumer groups, and XINFO
- * STREAM (docs/resp-commands.md, "Streams are Flo streams"): XGROUP
- * CREATE / DESTROY / CREATECONSUMER / DELCONSUMER (SETID refused), XACK,
- * XPENDING (summary and extended form), XAUTOCLAIM (Flo's claim with a
- * cursor), XCLAIM refused.
+ * Redis consumer-group commands over Flo consumer groups
+ * (docs/resp-commands.md, "Streams are Flo streams"): XGROUP CREATE /
+ * DESTROY / CREATECONSUMER / DELCONSUMER (SETID refused), XACK, XPENDING
+ * (summary and extended form), XAUTOCLAIM (Flo's claim with a cursor),
+ * XCLAIM refused, and the XINFO container (resp_cmd_xinfo.c).
+ *
+ * Consumers named by CREATECONSUMER and XAUTOCLAIM are noted with the
+ * session registry (proto_sess_resp_use) so that they expire when idle;
+ * DELCONSUMER and DESTROY make it forget them.
  *
  * What Flo cannot say is not invented: a Flo group starts at the beginning
  * of its stream (only id 0 is accepted), pending entries carry no idle time
@@ -18,6 +22,7 @@
 
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
+#include "proto_session.h"
 #include "resp_internal.h"
 #include "resp_stream.h"
 
@@ -31,7 +36,6 @@ struct xg {
     struct flo_stream_id *ids; /* XACK ids, owned */
     bool *found;               /* XACK: ids[i] was pending */
     size_t nids;
-    struct flo_stream_info si;   /* XINFO */
     struct flo_wbuf bodies[3];   /* replies kept until all arrived */
     unsigned expected, answered; /* calls of the current phase */
     struct proto_err err;
@@ -92,6 +96,17 @@ static void fail(struct resp_pending *p, int err, uint8_t status, flo_buf_t body
     flo_wbuf_reset(&p->reply);
     resp__reply_upstream_err(p, err, status, body);
     resp__pending_done(p);
+}
+
+/* Note a use of consumer `cons` of the command's group (registry optional). */
+static void use_consumer(struct resp_pending *p, flo_buf_t key, flo_buf_t group, flo_buf_t cons)
+{
+    proto_sess_reg_t *reg = p->c->srv->ctx->sessions;
+    if (reg) {
+        /* FLO_ELIMIT / FLO_ENOMEM: the command still runs; the consumer is
+         * then only not expired by this sidecar. */
+        (void)proto_sess_resp_use(reg, FLO_BUF(p->ns, p->ns_len), key, group, cons);
+    }
 }
 
 static void reply_nogroup(struct resp_pending *p)
@@ -253,6 +268,68 @@ static void cmd_xgroup_create(struct resp_pending *p)
     send1(p, FLO_OP_GROUP_CREATE, argv[2], flo_wbuf_view(&g->value), FLO_BUF_NULL, 0, create_step);
 }
 
+/* Names of a group's consumers the registry knows (copied). */
+struct member_list {
+    char **names;
+    size_t *lens;
+    size_t n, cap;
+    bool oom;
+};
+
+static void member_collect(void *arg, flo_buf_t consumer, uint64_t idle_ms)
+{
+    struct member_list *m = arg;
+    (void)idle_ms;
+    if (m->oom) {
+        return;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        char **names = realloc(m->names, cap * sizeof(*names));
+        if (names) {
+            m->names = names;
+        }
+        size_t *lens = names ? realloc(m->lens, cap * sizeof(*lens)) : NULL;
+        if (lens) {
+            m->lens = lens;
+        }
+        if (!names || !lens) {
+            m->oom = true;
+            return;
+        }
+        m->cap = cap;
+    }
+    char *copy = malloc(consumer.len ? consumer.len : 1);
+    if (!copy) {
+        m->oom = true;
+        return;
+    }
+    memcpy(copy, consumer.ptr, consumer.len);
+    m->names[m->n] = copy;
+    m->lens[m->n++] = consumer.len;
+}
+
+/* The group is gone upstream: forget its consumers in the registry
+ * (collected first, as forgetting during the visit would change what is
+ * being visited). Out of memory leaves the rest to expire on their own;
+ * their leave upstream then finds no group, which is harmless. */
+static void forget_group(struct resp_pending *p, flo_buf_t key, flo_buf_t group)
+{
+    proto_sess_reg_t *reg = p->c->srv->ctx->sessions;
+    if (!reg) {
+        return;
+    }
+    struct member_list m = {0};
+    flo_buf_t ns = FLO_BUF(p->ns, p->ns_len);
+    proto_sess_foreach_member(reg, ns, key, group, member_collect, &m);
+    for (size_t i = 0; i < m.n; i++) {
+        proto_sess_resp_forget(reg, ns, key, group, FLO_BUF(m.names[i], m.lens[i]));
+        free(m.names[i]);
+    }
+    free(m.names);
+    free(m.lens);
+}
+
 static void destroy_step(struct resp_pending *p, unsigned idx, int err, uint8_t status,
                          flo_buf_t body)
 {
@@ -266,6 +343,7 @@ static void destroy_step(struct resp_pending *p, unsigned idx, int err, uint8_t 
         fail(p, err, status, body);
         return;
     }
+    forget_group(p, p->args.argv[2], p->args.argv[3]);
     resp_reply_int(&p->reply, 1);
     resp__pending_done(p);
 }
@@ -291,6 +369,7 @@ static void createconsumer_join_step(struct resp_pending *p, unsigned idx, int e
         return;
     }
     /* Flo's join does not say whether the consumer was new. */
+    use_consumer(p, p->args.argv[2], p->args.argv[3], p->args.argv[4]);
     resp_reply_int(&p->reply, 1);
     resp__pending_done(p);
 }
@@ -349,6 +428,11 @@ static void delconsumer_step(struct resp_pending *p, unsigned idx, int err, uint
     if ((err = pending_count(flo_wbuf_view(&g->bodies[0]), &n)) < 0) {
         fail(p, err, 0, FLO_BUF_NULL);
         return;
+    }
+    /* It left upstream: the registry must not expire (leave) it again. */
+    if (p->c->srv->ctx->sessions) {
+        proto_sess_resp_forget(p->c->srv->ctx->sessions, FLO_BUF(p->ns, p->ns_len), p->args.argv[2],
+                               p->args.argv[3], p->args.argv[4]);
     }
     resp_reply_int(&p->reply, n);
     resp__pending_done(p);
@@ -789,6 +873,7 @@ static void cmd_xautoclaim(struct resp_pending *p)
     if (!names_ok(p, argv[1], argv[2], &argv[3]) || !xg_new(p, 1)) {
         return;
     }
+    use_consumer(p, argv[1], argv[2], argv[3]);
     struct xg *g = p->state;
     if (flo_group_claim_value(&g->value, &a) < 0) {
         fail(p, FLO_ENOMEM, 0, FLO_BUF_NULL);
@@ -804,116 +889,9 @@ static void cmd_xclaim(struct resp_pending *p)
                       "idle pending entry from a start id, not chosen ids (use XAUTOCLAIM)");
 }
 
-/* ---- XINFO STREAM ---- */
-
-static void xinfo_reply(struct resp_pending *p)
-{
-    struct xg *g = p->state;
-    struct flo_wbuf *r = &p->reply;
-    char last[FLO_STREAM_ID_TEXT_MAX], first[FLO_STREAM_ID_TEXT_MAX];
-    flo_stream_id_format(g->si.last, last, sizeof(last));
-    flo_stream_id_format(g->si.first, first, sizeof(first));
-    resp_reply_map(r, p->proto, 6);
-    resp_reply_bulk_str(r, "length");
-    resp_reply_int(r, (int64_t)g->si.count);
-    resp_reply_bulk_str(r, "last-generated-id");
-    resp_reply_bulk_str(r, last);
-    resp_reply_bulk_str(r, "recorded-first-entry-id");
-    resp_reply_bulk_str(r, first);
-    resp_reply_bulk_str(r, "flo-bytes");
-    resp_reply_int(r, (int64_t)g->si.bytes);
-    for (unsigned k = 1; k <= 2; k++) {
-        resp_reply_bulk_str(r, k == 1 ? "first-entry" : "last-entry");
-        struct flo_stream_rec_iter it;
-        struct flo_stream_record rec;
-        uint32_t count;
-        size_t n = 0;
-        flo_buf_t body = flo_wbuf_view(&g->bodies[k]);
-        if (resp__x_records_count(body, 1, &n) == 0 && n == 1 &&
-            flo_stream_records_begin(body, &it, &count) == 0 &&
-            flo_stream_records_next(&it, &rec) == 1) {
-            resp__x_reply_entry(p, &rec);
-        } else {
-            resp_reply_null(r, p->proto);
-        }
-    }
-    resp__pending_done(p);
-}
-
-static void xinfo_read_step(struct resp_pending *p, unsigned idx, int err, uint8_t status,
-                            flo_buf_t body)
-{
-    if (!collect(p, idx, err, status, body)) {
-        return;
-    }
-    xinfo_reply(p);
-}
-
-static void xinfo_step(struct resp_pending *p, unsigned idx, int err, uint8_t status,
-                       flo_buf_t body)
-{
-    if (!collect(p, idx, err, status, body)) {
-        return;
-    }
-    struct xg *g = p->state;
-    if ((err = flo_stream_dec_info(flo_wbuf_view(&g->bodies[0]), &g->si)) < 0) {
-        fail(p, err, 0, FLO_BUF_NULL);
-        return;
-    }
-    if (g->si.count == 0 && g->si.last.ts == 0 && g->si.last.seq == 0) {
-        reply_err_done(p, "ERR no such key");
-        return;
-    }
-    /* First record (no start) and last record (start just before it). */
-    struct flo_stream_read_args first = {.count = 1};
-    struct flo_stream_read_args last = {.count = 1, .has_start = true};
-    if (!resp__x_id_prev(g->si.last, &last.start)) {
-        last.has_start = false;
-    }
-    if (flo_stream_read_opts(&g->opts, &first) < 0 || flo_stream_read_opts(&g->value2, &last) < 0) {
-        fail(p, FLO_ENOMEM, 0, FLO_BUF_NULL);
-        return;
-    }
-    g->expected = 2;
-    g->answered = 0;
-    p->step = xinfo_read_step;
-    if (!xsend(p, 1, FLO_OP_STREAM_READ, p->args.argv[2], FLO_BUF_NULL, flo_wbuf_view(&g->opts),
-               FLO_SEND_IDEMPOTENT) ||
-        !xsend(p, 2, FLO_OP_STREAM_READ, p->args.argv[2], FLO_BUF_NULL, flo_wbuf_view(&g->value2),
-               FLO_SEND_IDEMPOTENT)) {
-        return;
-    }
-    resp__pending_sealed(p);
-}
-
-static void cmd_xinfo_stream(struct resp_pending *p)
-{
-    if (p->args.argc > 3) {
-        reply_err_done(p, "ERR flo-sidecar: XINFO STREAM FULL is not supported");
-        return;
-    }
-    if (!resp__key_ok(p, p->args.argv[2])) {
-        resp__pending_done(p);
-        return;
-    }
-    if (!xg_new(p, 3)) {
-        return;
-    }
-    struct xg *g = p->state;
-    g->expected = 1;
-    p->step = xinfo_step;
-    xsend(p, 0, FLO_OP_STREAM_INFO, p->args.argv[2], FLO_BUF_NULL, FLO_BUF_NULL,
-          FLO_SEND_IDEMPOTENT);
-}
-
-static const struct resp_cmd xinfo_subs[] = {
-    {"xinfo|stream", -3, RESP_CMD_READONLY, 2, 2, 1, "stream",
-     "Returns information about a Flo stream.", cmd_xinfo_stream},
-};
-
 static void cmd_xinfo(struct resp_pending *p)
 {
-    resp__subcmd_dispatch(p, xinfo_subs, sizeof(xinfo_subs) / sizeof(xinfo_subs[0]), "xinfo");
+    resp__xinfo_dispatch(p);
 }
 
 const struct resp_cmd resp__xgroup_cmds[] = {

@@ -20,12 +20,24 @@
  * puts it in the group's pending list, so every record a group read
  * returns is delivered (no COUNT cap is applied to what Flo handed out:
  * Flo returns whole appends). NOACK acks them before replying.
+ *
+ * XREADGROUP with an id instead of `>` returns the consumer's own pending
+ * entries after that id (Redis' history read): the consumer's pending list
+ * (at most 1000 entries), then one pipelined one-record read per entry, as
+ * Flo has no read by id list. An entry whose record was trimmed is
+ * [id, nil], as Redis answers for a deleted entry. A history read never
+ * blocks and changes no delivery count (Redis ignores BLOCK then too).
+ *
+ * Every XREADGROUP notes its consumer with the session registry
+ * (proto_sess_resp_use) at each round, so an idle consumer expires and a
+ * consumer blocked in a long read does not.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
+#include "proto_session.h"
 #include "resp_internal.h"
 #include "resp_stream.h"
 
@@ -35,7 +47,13 @@
 #define ERR_NOT_INT    "ERR value is not an integer or out of range"
 #define ERR_SYNTAX     "ERR syntax error"
 
-enum xr_phase_e { XR_TAIL, XR_READ, XR_ACK };
+enum xr_phase_e { XR_TAIL, XR_READ, XR_FETCH, XR_ACK };
+
+/* One pending entry of a history read and the read of its record. */
+struct xr_fetch {
+    struct flo_stream_id id;
+    struct flo_wbuf body; /* stream read from the id just before it, count 1 */
+};
 
 struct xr {
     bool group, noack, blocking;
@@ -43,6 +61,15 @@ struct xr {
     size_t nkeys, key0;        /* keys are argv[key0 .. key0 + nkeys) */
     struct flo_stream_id start[XREAD_MAX_KEYS];
     bool tail[XREAD_MAX_KEYS]; /* XREAD `$` not yet resolved */
+    /* XREADGROUP with an id: key k returns the consumer's pending entries
+     * after start[k], fetched into fetch[hfirst[k] .. hfirst[k] + hn[k]). */
+    bool hist[XREAD_MAX_KEYS];
+    bool any_hist;
+    size_t hfirst[XREAD_MAX_KEYS], hn[XREAD_MAX_KEYS];
+    struct xr_fetch *fetch; /* owned, nfetch entries */
+    size_t nfetch;
+    bool nogroup; /* a history key's group does not exist */
+    size_t nogroup_key;
     uint32_t count;
     uint64_t deadline; /* uv_now ms; 0 = BLOCK 0 (no deadline) */
     uv_loop_t *loop;
@@ -63,6 +90,10 @@ static void xr_free(void *state)
     for (size_t k = 0; k < x->nkeys; k++) {
         flo_wbuf_free(&x->bodies[k]);
     }
+    for (size_t i = 0; i < x->nfetch; i++) {
+        flo_wbuf_free(&x->fetch[i].body);
+    }
+    free(x->fetch);
     flo_wbuf_free(&x->value);
     flo_wbuf_free(&x->opts);
     free(x);
@@ -100,12 +131,46 @@ static void xr_step(struct resp_pending *p, unsigned idx, int err, uint8_t statu
  * answered; finish when nothing is in flight. */
 static void xr_sent(struct resp_pending *p, unsigned sent);
 
+/* Key k's history entries: [id, fields] from each entry's read, or
+ * [id, nil] when its record is gone (trimmed), as Redis answers. */
+static void xr_reply_hist(struct resp_pending *p, size_t k)
+{
+    struct xr *x = p->state;
+    resp_reply_array(&p->reply, x->hn[k]);
+    for (size_t i = x->hfirst[k]; i < x->hfirst[k] + x->hn[k]; i++) {
+        const struct xr_fetch *f = &x->fetch[i];
+        struct flo_stream_rec_iter it;
+        struct flo_stream_record r;
+        uint32_t count;
+        bool found = false;
+        /* The read starts just before the id: the entry's record is the
+         * first one if it still exists (checked to decode in xr_step). */
+        if (f->body.len && flo_stream_records_begin(flo_wbuf_view(&f->body), &it, &count) == 0 &&
+            flo_stream_records_next(&it, &r) == 1 && flo_stream_id_cmp(r.id, f->id) == 0) {
+            found = true;
+        }
+        if (found) {
+            resp__x_reply_entry(p, &r);
+            continue;
+        }
+        char id[FLO_STREAM_ID_TEXT_MAX];
+        flo_stream_id_format(f->id, id, sizeof(id));
+        resp_reply_array(&p->reply, 2);
+        resp_reply_bulk_str(&p->reply, id);
+        resp_reply_null_array(&p->reply, p->proto);
+    }
+}
+
 static void xr_reply(struct resp_pending *p)
 {
     struct xr *x = p->state;
     size_t nonempty = 0;
     for (size_t k = 0; k < x->nkeys; k++) {
         size_t n = 0;
+        if (x->hist[k]) {
+            nonempty++; /* a history key is always answered, even empty */
+            continue;
+        }
         if (x->bodies[k].len &&
             resp__x_records_count(flo_wbuf_view(&x->bodies[k]), reply_max(x), &n) < 0) {
             resp__reply_upstream_err(p, FLO_EMALFORMED, 0, FLO_BUF_NULL);
@@ -128,10 +193,10 @@ static void xr_reply(struct resp_pending *p)
     for (size_t k = 0; k < x->nkeys; k++) {
         flo_buf_t body = flo_wbuf_view(&x->bodies[k]);
         size_t n = 0;
-        if (body.len) {
+        if (!x->hist[k] && body.len) {
             resp__x_records_count(body, reply_max(x), &n);
         }
-        if (n == 0) {
+        if (n == 0 && !x->hist[k]) {
             continue;
         }
         if (p->proto != RESP_PROTO_3) {
@@ -139,7 +204,11 @@ static void xr_reply(struct resp_pending *p)
         }
         flo_buf_t key = key_of(p, x, k);
         resp_reply_bulk(&p->reply, key.ptr, key.len);
-        resp__x_reply_records(p, body, reply_max(x));
+        if (x->hist[k]) {
+            xr_reply_hist(p, k);
+        } else {
+            resp__x_reply_records(p, body, reply_max(x));
+        }
     }
     resp__pending_done(p);
 }
@@ -155,7 +224,7 @@ static void xr_ack(struct resp_pending *p)
         struct flo_stream_rec_iter it;
         struct flo_stream_record r;
         uint32_t count;
-        if (x->bodies[k].len == 0 ||
+        if (x->hist[k] || x->bodies[k].len == 0 ||
             flo_stream_records_begin(flo_wbuf_view(&x->bodies[k]), &it, &count) < 0 || count == 0) {
             continue;
         }
@@ -186,14 +255,31 @@ static void xr_ack(struct resp_pending *p)
     xr_sent(p, sent);
 }
 
-/* One round of reads. */
+/* XREADGROUP: note the consumer's use of each stream's group with the
+ * session registry (its idle clock restarts; registered on first use). A
+ * full registry only means the sidecar will not expire this consumer. */
+static void xr_use_consumer(struct resp_pending *p)
+{
+    struct xr *x = p->state;
+    proto_sess_reg_t *reg = p->c->srv->ctx->sessions;
+    if (!x->group || !reg) {
+        return;
+    }
+    for (size_t k = 0; k < x->nkeys; k++) {
+        (void)proto_sess_resp_use(reg, FLO_BUF(p->ns, p->ns_len), key_of(p, x, k), x->gname,
+                                  x->consumer);
+    }
+}
+
+/* One round of reads (and, for history keys, pending lists). */
 static void xr_round(struct resp_pending *p)
 {
     struct xr *x = p->state;
     x->phase = XR_READ;
     x->expected = x->answered = 0;
+    xr_use_consumer(p);
     uint32_t block = 0;
-    if (x->blocking) {
+    if (x->blocking && !x->any_hist) {
         uint32_t slice = x->nkeys == 1 ? SLICE_ONE_MS : SLICE_MANY_MS;
         block = slice;
         if (x->deadline) {
@@ -215,11 +301,19 @@ static void xr_round(struct resp_pending *p)
         }
         flo_wbuf_reset(&x->opts);
         flo_wbuf_reset(&x->value);
-        int err = flo_stream_read_opts(&x->opts, &ra);
+        int err = x->hist[k] ? 0 : flo_stream_read_opts(&x->opts, &ra);
         if (err == 0 && x->group) {
             err = flo_group_member_value(&x->value, x->gname, x->consumer);
         }
-        if (err == 0) {
+        if (err == 0 && x->hist[k]) {
+            /* The consumer's own pending entries (filter by consumer). */
+            x->expected++;
+            err = resp__send(p, (unsigned)k, FLO_OP_GROUP_PENDING, key_of(p, x, k),
+                             flo_wbuf_view(&x->value), FLO_BUF_NULL, FLO_SEND_IDEMPOTENT);
+            if (err < 0) {
+                x->expected--;
+            }
+        } else if (err == 0) {
             x->expected++;
             err = resp__send_ex(p, (unsigned)k, x->group ? FLO_OP_GROUP_READ : FLO_OP_STREAM_READ,
                                 key_of(p, x, k), x->group ? flo_wbuf_view(&x->value) : FLO_BUF_NULL,
@@ -235,6 +329,98 @@ static void xr_round(struct resp_pending *p)
             break;
         }
         sent++;
+    }
+    xr_sent(p, sent);
+}
+
+/* Make room for n upstream calls (between phases: nothing in flight). */
+static int xr_calls_grow(struct resp_pending *p, size_t n)
+{
+    if (n <= p->ncalls) {
+        return 0;
+    }
+    if (p->calls != &p->call1) {
+        free(p->calls);
+    }
+    p->calls = NULL;
+    p->ncalls = 0;
+    return resp__calls_alloc(p, (unsigned)n);
+}
+
+/* History keys: pick the pending entries after each key's id (at most
+ * COUNT per key), then read each entry's record, all pipelined. */
+static void xr_fetch_start(struct resp_pending *p)
+{
+    struct xr *x = p->state;
+    x->phase = XR_FETCH;
+    x->expected = x->answered = 0;
+    size_t total = 0;
+    for (size_t k = 0; k < x->nkeys; k++) {
+        if (!x->hist[k]) {
+            continue;
+        }
+        struct flo_group_pending_iter it;
+        struct flo_group_pending_entry e;
+        uint32_t n;
+        int err = flo_group_pending_begin(flo_wbuf_view(&x->bodies[k]), &it, &n);
+        x->hn[k] = 0;
+        while (err == 0 && x->hn[k] < x->count && (err = flo_group_pending_next(&it, &e)) == 1) {
+            err = 0;
+            x->hn[k] += flo_stream_id_cmp(e.id, x->start[k]) > 0;
+        }
+        if (err < 0) {
+            xr_fail_now(p, err);
+            xr_sent(p, 0);
+            return;
+        }
+        total += x->hn[k];
+    }
+    x->fetch = total ? calloc(total, sizeof(*x->fetch)) : NULL;
+    if ((total && !x->fetch) || xr_calls_grow(p, total) < 0) {
+        xr_fail_now(p, FLO_ENOMEM);
+        xr_sent(p, 0);
+        return;
+    }
+    /* Fill in key order (hfirst / hn index the entries of each key). */
+    for (size_t k = 0; k < x->nkeys; k++) {
+        if (!x->hist[k]) {
+            continue;
+        }
+        struct flo_group_pending_iter it;
+        struct flo_group_pending_entry e;
+        uint32_t n;
+        size_t want = x->hn[k];
+        x->hfirst[k] = x->nfetch;
+        flo_group_pending_begin(flo_wbuf_view(&x->bodies[k]), &it, &n);
+        while (x->nfetch - x->hfirst[k] < want && flo_group_pending_next(&it, &e) == 1) {
+            if (flo_stream_id_cmp(e.id, x->start[k]) > 0) {
+                x->fetch[x->nfetch].id = e.id;
+                flo_wbuf_init(&x->fetch[x->nfetch].body);
+                x->nfetch++;
+            }
+        }
+    }
+    unsigned sent = 0;
+    for (size_t k = 0; k < x->nkeys && !x->failed; k++) {
+        for (size_t i = x->hfirst[k]; x->hist[k] && i < x->hfirst[k] + x->hn[k]; i++) {
+            struct flo_stream_read_args ra = {.count = 1};
+            ra.has_start = resp__x_id_prev(x->fetch[i].id, &ra.start);
+            flo_wbuf_reset(&x->opts);
+            int err = flo_stream_read_opts(&x->opts, &ra);
+            if (err == 0) {
+                x->expected++;
+                err = resp__send(p, (unsigned)i, FLO_OP_STREAM_READ, key_of(p, x, k), FLO_BUF_NULL,
+                                 flo_wbuf_view(&x->opts), FLO_SEND_IDEMPOTENT);
+                if (err < 0) {
+                    x->expected--;
+                }
+            }
+            if (err < 0) {
+                xr_fail_now(p, err);
+                break;
+            }
+            sent++;
+        }
     }
     xr_sent(p, sent);
 }
@@ -263,12 +449,36 @@ static void xr_tail(struct resp_pending *p)
     xr_sent(p, sent);
 }
 
+/* Did a `>` key's group read (or an XREAD) return records? */
+static bool xr_any_new(const struct xr *x)
+{
+    for (size_t k = 0; k < x->nkeys; k++) {
+        struct flo_stream_rec_iter it;
+        uint32_t count = 0;
+        if (!x->hist[k] && x->bodies[k].len &&
+            flo_stream_records_begin(flo_wbuf_view(&x->bodies[k]), &it, &count) == 0 && count) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Every request of the phase has answered: go on. */
 static void xr_phase_done(struct resp_pending *p)
 {
     struct xr *x = p->state;
     if (x->failed) {
-        resp__reply_proto_err(p, &x->err);
+        if (x->nogroup) {
+            flo_buf_t k = key_of(p, x, x->nogroup_key);
+            resp_reply_errorf(&p->reply,
+                              "NOGROUP No such key '%.*s' or consumer group '%.*s' in XREADGROUP "
+                              "with GROUP option",
+                              (int)(k.len > 128 ? 128 : k.len), (const char *)k.ptr,
+                              (int)(x->gname.len > 128 ? 128 : x->gname.len),
+                              (const char *)x->gname.ptr);
+        } else {
+            resp__reply_proto_err(p, &x->err);
+        }
         resp__pending_done(p);
         return;
     }
@@ -280,17 +490,14 @@ static void xr_phase_done(struct resp_pending *p)
         xr_reply(p);
         return;
     }
-    bool any = false;
-    for (size_t k = 0; k < x->nkeys; k++) {
-        struct flo_stream_rec_iter it;
-        uint32_t count = 0;
-        if (x->bodies[k].len &&
-            flo_stream_records_begin(flo_wbuf_view(&x->bodies[k]), &it, &count) == 0 && count) {
-            any = true;
-        }
+    if (x->phase == XR_READ && x->any_hist) {
+        xr_fetch_start(p);
+        return;
     }
-    if (any) {
-        if (x->group && x->noack) {
+    bool any = xr_any_new(x);
+    if (x->phase == XR_FETCH || any) {
+        xr_use_consumer(p); /* the read may have blocked: restart the idle clock */
+        if (x->group && x->noack && any) {
             xr_ack(p);
         } else {
             xr_reply(p);
@@ -301,6 +508,7 @@ static void xr_phase_done(struct resp_pending *p)
         xr_round(p);
         return;
     }
+    xr_use_consumer(p);
     resp_reply_null_array(&p->reply, p->proto);
     resp__pending_done(p);
 }
@@ -319,12 +527,26 @@ static void xr_step(struct resp_pending *p, unsigned idx, int err, uint8_t statu
     struct xr *x = p->state;
     x->answered++;
     if (!x->failed) {
-        if (err || status != FLO_STATUS_OK) {
+        if (!err && status == FLO_STATUS_NOT_FOUND && x->phase == XR_FETCH) {
+            /* The stream is gone: the entry's record too (nil). */
+        } else if (!err && status == FLO_STATUS_NOT_FOUND && x->phase == XR_READ && x->hist[idx]) {
+            x->failed = true; /* pending of a missing group */
+            x->nogroup = true;
+            x->nogroup_key = idx;
+        } else if (err || status != FLO_STATUS_OK) {
             x->failed = true;
             if (err) {
                 proto_err_from_code(&x->err, err);
             } else {
                 proto_err_from_status(&x->err, status, body);
+            }
+        } else if (x->phase == XR_FETCH) {
+            size_t n;
+            struct xr_fetch *f = &x->fetch[idx];
+            if (flo_wbuf_append(&f->body, body.ptr, body.len) < 0) {
+                xr_fail_now(p, FLO_ENOMEM);
+            } else if (body.len && (err = resp__x_records_count(body, 1, &n)) < 0) {
+                xr_fail_now(p, err);
             }
         } else if (x->phase == XR_TAIL) {
             struct flo_stream_info si;
@@ -337,6 +559,12 @@ static void xr_step(struct resp_pending *p, unsigned idx, int err, uint8_t statu
         } else if (x->phase == XR_READ) {
             if (flo_wbuf_append(&x->bodies[idx], body.ptr, body.len) < 0) {
                 xr_fail_now(p, FLO_ENOMEM);
+            } else if (x->hist[idx]) {
+                struct flo_group_pending_iter it;
+                uint32_t n;
+                if ((err = flo_group_pending_begin(body, &it, &n)) < 0) {
+                    xr_fail_now(p, err);
+                }
             } else if (body.len) {
                 size_t n;
                 if ((err = resp__x_records_count(body, reply_max(x), &n)) < 0) {
@@ -453,12 +681,20 @@ static void xread_generic(struct resp_pending *p, bool group)
         flo_buf_t a = argv[streams + nkeys + k];
         if (group) {
             if (!(a.len == 1 && a.ptr[0] == '>')) {
-                struct flo_stream_id id;
-                reply_err_done(p, flo_stream_id_parse(a, &id) < 0
-                                      ? RESP_X_ERR_INVALID_ID
-                                      : "ERR flo-sidecar: XREADGROUP reads new entries (>) "
-                                        "only; use XPENDING and XCLAIM for pending ones");
-                return;
+                /* An id: the consumer's pending entries after it. */
+                if (a.len == 1 && a.ptr[0] == '$') {
+                    reply_err_done(p, "ERR The $ ID is meaningless in the context of XREADGROUP: "
+                                      "you want to read the history of this consumer by "
+                                      "specifying a proper ID, or use the > ID to get new "
+                                      "messages. The $ ID would just return an empty result set.");
+                    return;
+                }
+                if (flo_stream_id_parse(a, &x->start[k]) < 0) {
+                    reply_err_done(p, RESP_X_ERR_INVALID_ID);
+                    return;
+                }
+                x->hist[k] = true;
+                x->any_hist = true;
             }
             all_tail = false;
         } else if (a.len == 1 && a.ptr[0] == '$') {

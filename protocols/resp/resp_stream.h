@@ -1,7 +1,8 @@
 /*
  * Helpers shared by the RESP stream commands (resp_cmd_stream.c,
- * resp_cmd_xread.c, resp_cmd_xgroup.c): id arithmetic and the Redis entry
- * replies of Flo record lists. Not exported outside protocols/resp.
+ * resp_cmd_xread.c, resp_cmd_xgroup.c, resp_cmd_xinfo.c): id arithmetic,
+ * the Redis entry replies of Flo record lists, and the XINFO subcommands.
+ * Not exported outside protocols/resp.
  */
 #ifndef RESP_STREAM_H
 #define RESP_STREAM_H
@@ -31,5 +32,9 @@ int resp__x_records_count(flo_buf_t body, uint32_t max, size_t *n);
 /* Reply with the array of the first `max` entries of a record list; 0, or
  * a decode error after which nothing was written. */
 int resp__x_reply_records(struct resp_pending *p, flo_buf_t body, uint32_t max);
+
+/* Run an XINFO subcommand (argv[1]): STREAM, CONSUMERS, GROUPS (refused:
+ * Flo cannot list a stream's groups), HELP. Defined in resp_cmd_xinfo.c. */
+void resp__xinfo_dispatch(struct resp_pending *p);
 
 #endif

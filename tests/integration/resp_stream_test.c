@@ -284,7 +284,7 @@ Test(resp_stream, bad_input_keeps_connection)
         "XREAD STREAMS s:bad",
         "XREAD STREAMS s:bad nope",
         "XREAD BLOCK -1 STREAMS s:bad $",
-        "XREADGROUP GROUP g c STREAMS s:bad 0",
+        "XREADGROUP GROUP g c STREAMS s:bad 0-x",
         "XREADGROUP STREAMS s:bad >",
         "XTRIM s:bad MAXLEN -1",
         "XTRIM s:bad FOO 1",

@@ -21,10 +21,20 @@ static char err[512];
 static void clear_env(void)
 {
     static const char *const vars[] = {
-        "FLO_SIDECAR_UPSTREAM", "FLO_SIDECAR_DEV",       "FLO_SIDECAR_HTTP",
-        "FLO_SIDECAR_RESP",     "FLO_SIDECAR_NAMESPACE", "FLO_SIDECAR_POOL",
-        "FLO_SIDECAR_API_KEY",  "FLO_API_KEY",           "FLO_SIDECAR_AUTH_TOKEN",
-        "FLO_SIDECAR_MAX_BODY", "FLO_SIDECAR_LOG_LEVEL",
+        "FLO_SIDECAR_UPSTREAM",
+        "FLO_SIDECAR_DEV",
+        "FLO_SIDECAR_HTTP",
+        "FLO_SIDECAR_RESP",
+        "FLO_SIDECAR_NAMESPACE",
+        "FLO_SIDECAR_POOL",
+        "FLO_SIDECAR_API_KEY",
+        "FLO_API_KEY",
+        "FLO_SIDECAR_AUTH_TOKEN",
+        "FLO_SIDECAR_MAX_BODY",
+        "FLO_SIDECAR_LOG_LEVEL",
+        "FLO_SIDECAR_SESSION_SECRET",
+        "FLO_SIDECAR_SESSION_IDLE_TIMEOUT",
+        "FLO_SIDECAR_MAX_SESSIONS",
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         unsetenv(vars[i]);
@@ -49,6 +59,9 @@ Test(sc_config, defaults_with_upstream)
     cr_assert_null(c.auth_token);
     cr_assert_eq(c.max_body, 16u * 1024 * 1024);
     cr_assert_eq(c.log_level, FLO_LOG_INFO);
+    cr_assert_null(c.session_secret);
+    cr_assert_eq(c.session_idle_s, 300);
+    cr_assert_eq(c.max_sessions, 65536);
     sc_config_free(&c);
 }
 
@@ -349,4 +362,68 @@ Test(sc_config, parse_addr_forms)
     cr_assert_eq(sc_config_parse_addr("h:+80", 1, host, sizeof(host), &port, why, sizeof(why)), -1);
     cr_assert_eq(sc_config_parse_addr("h o:80", 1, host, sizeof(host), &port, why, sizeof(why)),
                  -1);
+}
+
+Test(sc_config, session_flags_env_and_bounds)
+{
+    struct sc_config c;
+    char *a1[] = {"flo-sidecar",
+                  "--dev",
+                  "--session-secret",
+                  "0123456789abcdef",
+                  "--session-idle-timeout=86400",
+                  "--max-sessions",
+                  "10"};
+    cr_assert_eq(sc_config_parse(&c, ARGC(a1), a1, err, sizeof(err)), SC_CONFIG_RUN, "%s", err);
+    cr_assert_str_eq(c.session_secret, "0123456789abcdef");
+    cr_assert_eq(c.session_idle_s, 86400);
+    cr_assert_eq(c.max_sessions, 10);
+    sc_config_free(&c);
+
+    setenv("FLO_SIDECAR_SESSION_SECRET", "env-secret-of-24-bytes!!", 1);
+    setenv("FLO_SIDECAR_SESSION_IDLE_TIMEOUT", "1", 1);
+    setenv("FLO_SIDECAR_MAX_SESSIONS", "4294967295", 1);
+    char *a2[] = {"flo-sidecar", "--dev"};
+    cr_assert_eq(sc_config_parse(&c, ARGC(a2), a2, err, sizeof(err)), SC_CONFIG_RUN, "%s", err);
+    cr_assert_str_eq(c.session_secret, "env-secret-of-24-bytes!!");
+    cr_assert_eq(c.session_idle_s, 1);
+    cr_assert_eq(c.max_sessions, 4294967295u);
+    sc_config_free(&c);
+
+    /* A short secret is a clear error naming where it came from. */
+    setenv("FLO_SIDECAR_SESSION_SECRET", "short", 1);
+    cr_assert_eq(sc_config_parse(&c, ARGC(a2), a2, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "FLO_SIDECAR_SESSION_SECRET") && strstr(err, "16"), "%s", err);
+    unsetenv("FLO_SIDECAR_SESSION_SECRET");
+    char *a3[] = {"flo-sidecar", "--dev", "--session-secret", "fifteen-bytes!!"};
+    cr_assert_eq(sc_config_parse(&c, ARGC(a3), a3, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "--session-secret"), "%s", err);
+
+    static char *const bad_idle[] = {"0", "86401", "5m", "-1"};
+    for (size_t i = 0; i < sizeof(bad_idle) / sizeof(bad_idle[0]); i++) {
+        char *b[] = {"flo-sidecar", "--dev", "--session-idle-timeout", bad_idle[i]};
+        cr_assert_eq(sc_config_parse(&c, ARGC(b), b, err, sizeof(err)), -1, "'%s' accepted",
+                     bad_idle[i]);
+        cr_assert(strstr(err, "--session-idle-timeout"), "%s", err);
+    }
+    static char *const bad_max[] = {"0", "4294967296", "x"};
+    for (size_t i = 0; i < sizeof(bad_max) / sizeof(bad_max[0]); i++) {
+        char *b[] = {"flo-sidecar", "--dev", "--max-sessions", bad_max[i]};
+        cr_assert_eq(sc_config_parse(&c, ARGC(b), b, err, sizeof(err)), -1, "'%s' accepted",
+                     bad_max[i]);
+        cr_assert(strstr(err, "--max-sessions"), "%s", err);
+    }
+}
+
+Test(sc_config, usage_lists_session_flags)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    sc_config_usage(f);
+    fclose(f);
+    cr_assert(strstr(text, "--session-secret") && strstr(text, "FLO_SIDECAR_SESSION_SECRET"));
+    cr_assert(strstr(text, "--session-idle-timeout") && strstr(text, "--max-sessions"));
+    free(text);
 }

@@ -1,0 +1,707 @@
+/*
+ * Tests of the consumer-session registry (protocols/common/proto_session.c).
+ * Ids: round trip, tampering, wrong secret, garbage and truncation (all 404
+ * unknown_session), and the derived default secret (same configuration =
+ * same key). Against an in-process flo-dev on the test's loop: create, read
+ * (delivery count 1), ack; a second session claiming what a silent one
+ * never acked (delivery count 2); re-attach by a fresh registry; idle
+ * expiry leaving the group upstream; close leaving every session. Every
+ * wait is bounded.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "dev_server.h"
+#include "flo/flo_codec.h"
+#include "flo/flo_error.h"
+#include "flo/flo_log.h"
+#include "flo/flo_ops.h"
+#include "flo/flo_pool.h"
+#include "proto_session.h"
+#include "proto_session_id.h"
+
+#define WAIT_MS 5000 /* bound of every wait in this file */
+#define MAX_GOT 16
+
+static uv_loop_t loop;
+static uv_timer_t tick; /* keeps UV_RUN_ONCE from sleeping unboundedly */
+static dev_server_t *dev;
+static flo_pool_t *pool;
+static char addr[64];
+static bool pool_ready;
+
+static void tick_cb(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static bool run_until_flag(const bool *flag, unsigned ms)
+{
+    uint64_t end = uv_now(&loop) + ms;
+    while (!*flag && uv_now(&loop) < end) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    return *flag;
+}
+
+static void run_for(unsigned ms)
+{
+    uint64_t end = uv_now(&loop) + ms;
+    while (uv_now(&loop) < end) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+}
+
+static void ready_cb(void *arg, bool ready)
+{
+    *(bool *)arg = ready;
+}
+
+static void setup(void)
+{
+    if (getenv("PROTO_SESSION_TEST_LOG") == NULL) {
+        flo_log_set_level(FLO_LOG_OFF);
+    }
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, tick_cb, 10, 10);
+    struct dev_config dcfg = {.listen = "127.0.0.1:0", .api_key = NULL};
+    cr_assert_eq(dev_server_new(&loop, &dcfg, &dev), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)dev_server_port(dev));
+    const char *addrs[] = {addr};
+    struct flo_pool_config cfg;
+    flo_pool_config_defaults(&cfg);
+    cfg.addrs = addrs;
+    cfg.naddrs = 1;
+    cfg.on_ready = ready_cb;
+    cfg.on_ready_arg = &pool_ready;
+    pool_ready = false;
+    cr_assert_eq(flo_pool_new(&loop, &cfg, &pool), 0);
+    cr_assert(run_until_flag(&pool_ready, WAIT_MS), "pool never became ready");
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) {
+        uv_close(h, NULL);
+    }
+}
+
+static void flag_cb(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+static void teardown(void)
+{
+    bool closed = false;
+    flo_pool_close(pool, flag_cb, &closed);
+    run_until_flag(&closed, WAIT_MS);
+    dev_server_close(dev);
+    uv_timer_stop(&tick);
+    uv_close((uv_handle_t *)&tick, NULL);
+    for (int i = 0; i < 100 && uv_loop_alive(&loop); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    uv_walk(&loop, walk_close, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
+}
+
+/* ---- registry helpers ---- */
+
+static proto_sess_reg_t *reg_new(uint32_t idle_ms, const char *derive_from)
+{
+    struct proto_sess_cfg cfg = {.idle_ms = idle_ms, .derive_from = derive_from};
+    proto_sess_reg_t *reg = NULL;
+    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &reg), 0);
+    return reg;
+}
+
+static void reg_close(proto_sess_reg_t *reg)
+{
+    bool done = false;
+    proto_sess_reg_close(reg, 2000, flag_cb, &done);
+    cr_assert(run_until_flag(&done, WAIT_MS), "registry close never finished");
+}
+
+struct created {
+    bool done;
+    proto_sess_t *s;
+    int http_status;
+    char code[32];
+};
+
+static void created_cb(void *arg, proto_sess_t *s, const struct proto_err *e)
+{
+    struct created *c = arg;
+    c->done = true;
+    c->s = s;
+    if (e != NULL) {
+        c->http_status = e->http_status;
+        snprintf(c->code, sizeof c->code, "%s", e->code);
+    }
+}
+
+static proto_sess_t *create(proto_sess_reg_t *reg, const char *stream, const char *group,
+                            const char *consumer, uint32_t claim_idle_ms)
+{
+    struct proto_sess_spec spec = {
+        .ns = FLO_BUF_STR("default"),
+        .stream = FLO_BUF_STR(stream),
+        .group = FLO_BUF_STR(group),
+        .consumer = consumer ? FLO_BUF_STR(consumer) : FLO_BUF_NULL,
+        .claim_idle_ms = claim_idle_ms,
+    };
+    struct created c = {0};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, &c, NULL, &e), 0, "%s", e.message);
+    cr_assert(run_until_flag(&c.done, WAIT_MS));
+    cr_assert_not_null(c.s, "create failed: %d %s", c.http_status, c.code);
+    return c.s;
+}
+
+/* Copy of a session's id (NUL-terminated). */
+static void id_of(proto_sess_t *s, char *out, size_t cap)
+{
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_lt(info.id.len, cap);
+    memcpy(out, info.id.ptr, info.id.len);
+    out[info.id.len] = '\0';
+}
+
+struct got {
+    bool done;
+    size_t n;
+    int http_status;
+    struct flo_stream_id ids[MAX_GOT];
+    uint32_t dc[MAX_GOT];
+    char payload[MAX_GOT][32];
+};
+
+static void read_cb(void *arg, const struct proto_sess_rec *recs, size_t n,
+                    const struct proto_err *e)
+{
+    struct got *g = arg;
+    g->done = true;
+    g->http_status = e ? e->http_status : 0;
+    g->n = n;
+    for (size_t i = 0; i < n && i < MAX_GOT; i++) {
+        g->ids[i] = recs[i].rec.id;
+        g->dc[i] = recs[i].delivery_count;
+        size_t l = recs[i].rec.payload.len < 31 ? recs[i].rec.payload.len : 31;
+        memcpy(g->payload[i], recs[i].rec.payload.ptr, l);
+        g->payload[i][l] = '\0';
+    }
+}
+
+static struct got sess_read(proto_sess_t *s, uint32_t count, uint32_t block_ms)
+{
+    struct got g = {0};
+    struct proto_sess_read_args a = {.count = count, .block_ms = block_ms};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(s, &a, read_cb, &g, NULL, &e), 0, "%s", e.message);
+    cr_assert(run_until_flag(&g.done, WAIT_MS + block_ms));
+    cr_assert_eq(g.http_status, 0);
+    return g;
+}
+
+struct done {
+    bool done;
+    uint64_t n;
+    int http_status;
+};
+
+static void done_cb(void *arg, uint64_t n, const struct proto_err *e)
+{
+    struct done *d = arg;
+    d->done = true;
+    d->n = n;
+    d->http_status = e ? e->http_status : 0;
+}
+
+static uint64_t sess_ids(proto_sess_t *s, enum proto_sess_idop_e kind,
+                         const struct flo_stream_id *ids, size_t n)
+{
+    struct done d = {0};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_ids(s, kind, ids, n, done_cb, &d, NULL, &e), 0, "%s", e.message);
+    cr_assert(run_until_flag(&d.done, WAIT_MS));
+    cr_assert_eq(d.http_status, 0);
+    return d.n;
+}
+
+/* ---- upstream helpers ---- */
+
+struct call_res {
+    bool done;
+    int err;
+    uint8_t status;
+    uint8_t body[64];
+    size_t len;
+};
+
+static void call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
+{
+    struct call_res *r = arg;
+    r->done = true;
+    r->err = err;
+    r->status = status;
+    r->len = body.len < sizeof r->body ? body.len : sizeof r->body;
+    if (r->len > 0) {
+        memcpy(r->body, body.ptr, r->len);
+    }
+}
+
+static struct call_res call(uint16_t op, const char *stream, struct flo_wbuf *value)
+{
+    struct call_res r = {0};
+    struct flo_req req = {.op = op,
+                          .ns = FLO_BUF_STR("default"),
+                          .key = FLO_BUF_STR(stream),
+                          .value = flo_wbuf_view(value)};
+    cr_assert_eq(flo_pool_send(pool, &req, 0, 0, call_cb, &r, NULL), 0);
+    cr_assert(run_until_flag(&r.done, WAIT_MS));
+    cr_assert_eq(r.err, 0);
+    flo_wbuf_free(value);
+    return r;
+}
+
+static void append(const char *stream, const char *payload)
+{
+    struct flo_wbuf v;
+    flo_wbuf_init(&v);
+    struct flo_stream_rec_in rec = {.payload = FLO_BUF_STR(payload)};
+    cr_assert_eq(flo_stream_batch_value(&v, &rec, 1), 0);
+    cr_assert_eq(call(FLO_OP_STREAM_APPEND, stream, &v).status, FLO_STATUS_OK);
+}
+
+static struct flo_group_info group_info(const char *stream, const char *group)
+{
+    struct flo_wbuf v;
+    flo_wbuf_init(&v);
+    cr_assert_eq(flo_group_value(&v, FLO_BUF_STR(group)), 0);
+    struct call_res r = call(FLO_OP_GROUP_INFO, stream, &v);
+    cr_assert_eq(r.status, FLO_STATUS_OK);
+    struct flo_group_info g;
+    cr_assert_eq(flo_group_dec_info(FLO_BUF(r.body, r.len), &g), 0);
+    return g;
+}
+
+static void expect_unknown(proto_sess_reg_t *reg, const char *id, const char *why)
+{
+    proto_sess_t *s = NULL;
+    struct proto_err e;
+    cr_assert_eq(proto_sess_get(reg, FLO_BUF_STR(id), &s, &e), -1, "%s accepted", why);
+    cr_assert_eq(e.http_status, 404, "%s", why);
+    cr_assert_str_eq(e.code, "unknown_session", "%s", why);
+}
+
+TestSuite(proto_session, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- ids ---- */
+
+Test(proto_session, id_round_trip_and_tampering)
+{
+    struct proto__sess_key key;
+    cr_assert_eq(proto__sess_key_init(&key, NULL, 0, "apikey"), 0);
+    struct proto__sess_ident in = {
+        .claim_idle_ms = 1234,
+        .ns = FLO_BUF_STR("ns1"),
+        .stream = FLO_BUF_STR("orders"),
+        .group = FLO_BUF_STR("billing"),
+        .consumer = FLO_BUF_STR("worker-7"),
+    };
+    char id[PROTO_SESS_ID_MAX + 1];
+    int n = proto__sess_id_encode(&key, &in, id, sizeof id);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+                 (size_t)n, "not base64url: %s", id);
+    uint8_t scratch[PROTO_SESS_ID_MAX];
+    struct proto__sess_ident out;
+    const char *why = NULL;
+    cr_assert_eq(proto__sess_id_decode(&key, FLO_BUF(id, n), scratch, sizeof scratch, &out, &why),
+                 0);
+    cr_assert_eq(out.claim_idle_ms, 1234);
+    cr_assert(out.stream.len == 6 && memcmp(out.stream.ptr, "orders", 6) == 0);
+    cr_assert(out.group.len == 7 && memcmp(out.group.ptr, "billing", 7) == 0);
+    cr_assert(out.consumer.len == 8 && memcmp(out.consumer.ptr, "worker-7", 8) == 0);
+    cr_assert(out.ns.len == 3 && memcmp(out.ns.ptr, "ns1", 3) == 0);
+
+    /* Through the registry: every kind of bad id is a 404 unknown_session. */
+    proto_sess_reg_t *reg = reg_new(0, "apikey");
+    proto_sess_t *s = NULL;
+    struct proto_err e;
+    cr_assert_eq(proto_sess_get(reg, FLO_BUF(id, n), &s, &e), 0, "%s", e.message);
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_eq(info.claim_idle_ms, 1234);
+    cr_assert(info.consumer.len == 8 && memcmp(info.consumer.ptr, "worker-7", 8) == 0);
+    proto_sess_put(s);
+
+    char bad[PROTO_SESS_ID_MAX + 1];
+    for (int i = 0; i < n; i += 7) { /* flip one character at a time */
+        memcpy(bad, id, (size_t)n + 1);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        expect_unknown(reg, bad, "tampered id");
+    }
+    memcpy(bad, id, (size_t)n + 1);
+    bad[n - 3] = '\0';
+    expect_unknown(reg, bad, "truncated id");
+    expect_unknown(reg, "not a session id!", "garbage");
+    expect_unknown(reg, "", "empty id");
+    expect_unknown(reg, "AQ", "short id");
+
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.reattached, 1);
+    cr_assert_eq(st.http_sessions, 1);
+    reg_close(reg);
+}
+
+Test(proto_session, secret_derivation_and_configured_secret)
+{
+    proto_sess_reg_t *a = reg_new(0, "key+token");
+    proto_sess_reg_t *b = reg_new(0, "key+token");
+    proto_sess_reg_t *c = reg_new(0, "other-key");
+    proto_sess_t *s = create(a, "st", "g", "c1", 0);
+    char id[PROTO_SESS_ID_MAX + 1];
+    id_of(s, id, sizeof id);
+    proto_sess_put(s);
+
+    proto_sess_t *t = NULL;
+    struct proto_err e;
+    cr_assert_eq(proto_sess_get(b, FLO_BUF_STR(id), &t, &e), 0, "same config refused");
+    struct proto_sess_info info;
+    proto_sess_describe(t, &info);
+    cr_assert(info.consumer.len == 2 && memcmp(info.consumer.ptr, "c1", 2) == 0);
+    cr_assert_eq(info.claim_idle_ms, PROTO_SESS_DEFAULT_CLAIM_IDLE_MS);
+    proto_sess_put(t);
+    expect_unknown(c, id, "id from a registry with another derivation");
+
+    /* A configured secret: too short is refused; a good one differs from
+     * the derived key. */
+    struct proto_sess_cfg cfg = {.secret = (const uint8_t *)"short", .secret_len = 5};
+    proto_sess_reg_t *d = NULL;
+    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &d), FLO_EINVAL);
+    cfg.secret = (const uint8_t *)"0123456789abcdef-secret";
+    cfg.secret_len = strlen((const char *)cfg.secret);
+    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &d), 0);
+    expect_unknown(d, id, "id under another secret");
+    reg_close(a);
+    reg_close(b);
+    reg_close(c);
+    reg_close(d);
+}
+
+Test(proto_session, create_validation)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    struct proto_err e;
+    struct proto_sess_spec spec = {
+        .ns = FLO_BUF_STR("default"), .stream = FLO_BUF_STR("s"), .group = FLO_BUF_NULL};
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, NULL, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    spec.group = FLO_BUF("g\0x", 3);
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, NULL, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 400);
+    /* A generated consumer name. */
+    proto_sess_t *s = create(reg, "s", "g", NULL, 0);
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_eq(info.consumer.len, 19);
+    cr_assert(memcmp(info.consumer.ptr, "sc-", 3) == 0);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+/* ---- against flo-dev ---- */
+
+Test(proto_session, read_then_ack)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "orders", "billing", "c1", 0);
+    cr_assert_eq(group_info("orders", "billing").member_count, 1);
+    append("orders", "one");
+    append("orders", "two");
+    struct got g = sess_read(s, 10, 0);
+    cr_assert_eq(g.n, 2);
+    cr_assert_str_eq(g.payload[0], "one");
+    cr_assert_str_eq(g.payload[1], "two");
+    cr_assert_eq(g.dc[0], 1);
+    cr_assert_eq(g.dc[1], 1);
+    cr_assert_eq(group_info("orders", "billing").pending_count, 2);
+    cr_assert_eq(sess_ids(s, PROTO_SESS_TOUCH, g.ids, 2), 2);
+    cr_assert_eq(sess_ids(s, PROTO_SESS_ACK, g.ids, 2), 2);
+    cr_assert_eq(group_info("orders", "billing").pending_count, 0);
+
+    /* Nothing new: a short blocking read comes back empty, and a record
+     * appended during a blocking read is delivered. */
+    g = sess_read(s, 10, 50);
+    cr_assert_eq(g.n, 0);
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_eq(info.delivered, 2);
+
+    struct done d = {0};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_end(s, done_cb, &d, NULL, &e), 0);
+    proto_sess_put(s);
+    cr_assert(run_until_flag(&d.done, WAIT_MS));
+    cr_assert_eq(d.http_status, 0);
+    cr_assert_eq(group_info("orders", "billing").member_count, 0);
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.ended, 1);
+    cr_assert_eq(st.http_sessions, 0);
+    reg_close(reg);
+}
+
+Test(proto_session, blocking_read_wakes_on_append)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "events", "g", "c1", 0);
+    struct got g = {0};
+    struct proto_sess_read_args a = {.count = 5, .block_ms = 3000};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(s, &a, read_cb, &g, NULL, &e), 0);
+    run_for(100);
+    cr_assert(!g.done);
+    append("events", "late");
+    cr_assert(run_until_flag(&g.done, WAIT_MS));
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.payload[0], "late");
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, claim_from_silent_session)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *dead = create(reg, "jobs", "workers", "dead", 100);
+    proto_sess_t *live = create(reg, "jobs", "workers", "live", 100);
+    append("jobs", "j1");
+    struct got g = sess_read(dead, 10, 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_eq(g.dc[0], 1);
+    /* Not idle long enough yet: nothing for the other session. */
+    g = sess_read(live, 10, 0);
+    cr_assert_eq(g.n, 0);
+    /* A blocking read is sliced at claim_idle_ms, so it picks the entry up
+     * once it has been idle that long. */
+    g = sess_read(live, 10, 2000);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.payload[0], "j1");
+    cr_assert_eq(g.dc[0], 2);
+    cr_assert_eq(sess_ids(live, PROTO_SESS_ACK, g.ids, 1), 1);
+    cr_assert_eq(group_info("jobs", "workers").pending_count, 0);
+    proto_sess_put(dead);
+    proto_sess_put(live);
+    reg_close(reg);
+}
+
+Test(proto_session, nack_comes_back_through_claim)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "nq", "g", "c", 50);
+    append("nq", "x");
+    struct got g = sess_read(s, 10, 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_eq(sess_ids(s, PROTO_SESS_NACK, g.ids, 1), 1);
+    run_for(80);
+    g = sess_read(s, 10, 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.payload[0], "x");
+    cr_assert_geq(g.dc[0], 3); /* read 1, nack +1, claim +1 */
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, reattach_in_fresh_registry)
+{
+    proto_sess_reg_t *a = reg_new(0, "same");
+    proto_sess_t *s = create(a, "ra", "g", "c", 0);
+    char id[PROTO_SESS_ID_MAX + 1];
+    id_of(s, id, sizeof id);
+    proto_sess_put(s);
+    reg_close(a); /* leaves upstream */
+    cr_assert_eq(group_info("ra", "g").member_count, 0);
+
+    proto_sess_reg_t *b = reg_new(0, "same");
+    proto_sess_t *t = NULL;
+    struct proto_err e;
+    cr_assert_eq(proto_sess_get(b, FLO_BUF_STR(id), &t, &e), 0, "%s", e.message);
+    append("ra", "after");
+    struct got g = sess_read(t, 10, 0); /* joins again first */
+    cr_assert_eq(g.n, 1);
+    cr_assert_eq(group_info("ra", "g").member_count, 1);
+    /* Known now: the same record comes back. */
+    proto_sess_t *t2 = NULL;
+    cr_assert_eq(proto_sess_get(b, FLO_BUF_STR(id), &t2, &e), 0);
+    cr_assert_eq(t, t2);
+    proto_sess_put(t2);
+    proto_sess_put(t);
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(b, &st);
+    cr_assert_eq(st.reattached, 1);
+    cr_assert_eq(st.rejoins, 1);
+    reg_close(b);
+}
+
+Test(proto_session, idle_expiry_leaves_group)
+{
+    proto_sess_reg_t *reg = reg_new(100, NULL);
+    proto_sess_t *held = create(reg, "ex", "g", "held", 0);
+    proto_sess_t *s = create(reg, "ex", "g", "idle", 0);
+    proto_sess_put(s);
+    cr_assert_eq(proto_sess_resp_use(reg, FLO_BUF_STR("default"), FLO_BUF_STR("ex"),
+                                     FLO_BUF_STR("g"), FLO_BUF_STR("resp")),
+                 0);
+    cr_assert_eq(group_info("ex", "g").member_count, 2);
+    run_for(300);
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.expired, 2, "expired %llu", (unsigned long long)st.expired);
+    cr_assert_eq(st.http_sessions, 1); /* the held one stays */
+    cr_assert_eq(st.resp_consumers, 0);
+    /* The leave goes upstream on its own schedule: poll, bounded. */
+    uint64_t end = uv_now(&loop) + WAIT_MS;
+    while (group_info("ex", "g").member_count != 1 && uv_now(&loop) < end) {
+        run_for(20);
+    }
+    cr_assert_eq(group_info("ex", "g").member_count, 1);
+    proto_sess_put(held);
+    reg_close(reg);
+}
+
+static void count_member(void *arg, flo_buf_t consumer, uint64_t idle_ms)
+{
+    (void)idle_ms;
+    (void)consumer;
+    (*(int *)arg)++;
+}
+
+Test(proto_session, resp_consumers_and_members)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    flo_buf_t ns = FLO_BUF_STR("default"), st = FLO_BUF_STR("rs"), g = FLO_BUF_STR("g");
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("a")), 0);
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("a")), 0);
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("b")), 0);
+    proto_sess_t *s = create(reg, "rs", "g", "a", 0); /* same name as a RESP consumer */
+    int n = 0;
+    proto_sess_foreach_member(reg, ns, st, g, count_member, &n);
+    cr_assert_eq(n, 2);
+    proto_sess_resp_forget(reg, ns, st, g, FLO_BUF_STR("b"));
+    n = 0;
+    proto_sess_foreach_member(reg, ns, st, g, count_member, &n);
+    cr_assert_eq(n, 1);
+    struct proto_sess_stats sts;
+    proto_sess_reg_stats(reg, &sts);
+    cr_assert_eq(sts.resp_consumers, 1);
+    cr_assert_eq(sts.http_sessions, 1);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, max_sessions)
+{
+    struct proto_sess_cfg cfg = {.max_sessions = 1};
+    proto_sess_reg_t *reg = NULL;
+    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &reg), 0);
+    proto_sess_t *s = create(reg, "m", "g", "c1", 0);
+    struct proto_sess_spec spec = {.ns = FLO_BUF_STR("default"),
+                                   .stream = FLO_BUF_STR("m"),
+                                   .group = FLO_BUF_STR("g"),
+                                   .consumer = FLO_BUF_STR("c2")};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, NULL, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 429);
+    cr_assert_eq(proto_sess_resp_use(reg, FLO_BUF_STR("default"), FLO_BUF_STR("m"),
+                                     FLO_BUF_STR("g"), FLO_BUF_STR("r")),
+                 FLO_ELIMIT);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, close_leaves_every_session_and_fails_reads)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *a = create(reg, "cl", "g", "a", 0);
+    proto_sess_t *b = create(reg, "cl", "g", "b", 0);
+    cr_assert_eq(group_info("cl", "g").member_count, 2);
+    struct got g = {0};
+    struct proto_sess_read_args ra = {.count = 5, .block_ms = 10000};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(b, &ra, read_cb, &g, NULL, &e), 0);
+    run_for(50);
+    proto_sess_put(a);
+    proto_sess_put(b);
+    bool done = false;
+    proto_sess_reg_close(reg, 2000, flag_cb, &done);
+    cr_assert(g.done, "the blocking read was not failed by close");
+    cr_assert_eq(g.http_status, 503);
+    cr_assert(run_until_flag(&done, WAIT_MS));
+    cr_assert_eq(group_info("cl", "g").member_count, 0);
+}
+
+Test(proto_session, cancel_detaches)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "cx", "g", "c", 0);
+    struct got g = {0};
+    struct proto_sess_read_args ra = {.count = 5, .block_ms = 2000};
+    struct proto_err e;
+    proto_sess_op_t *op = NULL;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, &op, &e), 0);
+    run_for(30);
+    proto_sess_op_cancel(op);
+    append("cx", "r");
+    run_for(100);
+    cr_assert(!g.done);
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_eq(info.ops_in_flight, 0);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, rejoins_after_upstream_reconnect)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "rj", "g", "c", 0);
+    cr_assert_eq(group_info("rj", "g").member_count, 1);
+
+    /* Replace the upstream with an empty flo-dev on the same port: the pool
+     * reconnects and the membership must be joined again. */
+    uint16_t port = dev_server_port(dev);
+    dev_server_close(dev);
+    dev = NULL;
+    run_for(50);
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)port);
+    struct dev_config dcfg = {.listen = listen, .api_key = NULL};
+    cr_assert_eq(dev_server_new(&loop, &dcfg, &dev), 0);
+    struct flo_pool_stats ps;
+    uint64_t end = uv_now(&loop) + WAIT_MS;
+    do {
+        run_for(20);
+        flo_pool_stats(pool, &ps);
+    } while ((ps.reconnects == 0 || ps.conns_up < ps.conns_total) && uv_now(&loop) < end);
+    cr_assert_gt(ps.reconnects, 0);
+
+    append("rj", "fresh");
+    struct got g = sess_read(s, 10, 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_eq(group_info("rj", "g").member_count, 1);
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.rejoins, 1);
+    proto_sess_put(s);
+    reg_close(reg);
+}
