@@ -3,6 +3,7 @@
 #   make test   install, build, run every test; then the ASan+UBSan build and
 #               its tests; then each fuzz target for a bounded time
 #   make bench  compare against redis-server, twemproxy and webdis (bench/run.sh)
+#   make release  Release build of flo-sidecar and flo-dev only (the image's builder)
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD     ?= build
@@ -51,6 +52,15 @@ fuzz: deps
 	    $$f -max_total_time=$(FUZZ_SECS) -print_final_stats=0 \
 	        $(FUZZ)/corpus/$$name $$( [ -d $$corpus ] && echo $$corpus ) 2>&1 | tail -n 2; \
 	done
+
+# Release build of flo-sidecar and flo-dev only (no test suite, no bench
+# clients): what the container image's builder stage runs (docker/Dockerfile).
+RELEASE ?= build-release
+.PHONY: release
+release:
+	@scripts/install-deps.sh --build
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DFLO_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(RELEASE) -j $(JOBS) --target flo-sidecar flo-dev
 
 bench: build
 	scripts/install-deps.sh --bench

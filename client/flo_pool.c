@@ -49,6 +49,22 @@
 
 enum { LANE_NORMAL = 0, LANE_BLOCKING = 1 };
 
+const double flo_pool_lat_bounds[FLO_POOL_LAT_NBUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+};
+
+/* A call record as the pool allocates it: the connection layer sees the
+ * flo_call (first member), the pool also keeps when it was sent. */
+struct pool_call {
+    struct flo_call call; /* first: records are freed through &call */
+    uint64_t start_ns;    /* uv_hrtime at flo_pool_send */
+};
+
+static struct pool_call *pool_call_of(struct flo_call *call)
+{
+    return (struct pool_call *)call;
+}
+
 struct pool_addr {
     char text[HOST_MAX + 16]; /* as configured, for logs */
     char host[HOST_MAX + 1];  /* without brackets */
@@ -316,10 +332,11 @@ static struct flo_call *call_get(struct flo_pool *p)
         p->free_calls = call->next;
         p->nfree--;
     } else {
-        call = calloc(1, sizeof(*call));
-        if (!call) {
+        struct pool_call *pc = calloc(1, sizeof(*pc));
+        if (!pc) {
             return NULL;
         }
+        call = &pc->call;
         flo_wbuf_init(&call->frame);
     }
     call->next = call->prev = NULL;
@@ -379,6 +396,19 @@ static void wait_push(struct flo_pool *p, struct flo_call *call)
     p->nwaiting++;
 }
 
+/* Count a response by status and its latency since flo_pool_send. */
+static void observe_response(struct flo_pool *p, struct flo_call *call, uint8_t status)
+{
+    p->st.by_status[status < FLO_POOL_NSTATUS ? status : FLO_POOL_NSTATUS - 1]++;
+    double s = (double)(uv_hrtime() - pool_call_of(call)->start_ns) / 1e9;
+    unsigned i = 0;
+    while (i < FLO_POOL_LAT_NBUCKETS && s > flo_pool_lat_bounds[i]) {
+        i++;
+    }
+    p->st.lat_buckets[i]++;
+    p->st.lat_sum_s += s;
+}
+
 /* Finish a call: take it out of every structure, recycle the record, then
  * run its callback (last, so the callback may send or close freely). */
 static void complete(struct flo_pool *p, struct flo_call *call, int err, uint8_t status,
@@ -390,6 +420,11 @@ static void complete(struct flo_pool *p, struct flo_call *call, int err, uint8_t
     }
     if (call->conn) {
         flo_conn_forget(call->conn, call);
+    }
+    if (err == 0) {
+        observe_response(p, call, status);
+    } else if (err != FLO_ETIMEDOUT) {
+        p->st.failures++;
     }
     flo_call_cb cb = call->cb;
     void *arg = call->arg;
@@ -968,6 +1003,7 @@ static int send_call(flo_pool_t *p, bool affine, uint32_t affinity, const struct
     if (!call) {
         return FLO_ENOMEM;
     }
+    pool_call_of(call)->start_ns = uv_hrtime();
     call->id = p->next_id++;
     call->cb = cb;
     call->arg = arg;

@@ -1,8 +1,9 @@
 /*
- * flo-sidecar entry point: parse flags and environment, then hand over to
- * the event loop. Exit status 2 means bad configuration (one line on
- * stderr says which flag or variable), 1 a start-up failure, 0 a clean
- * shutdown.
+ * flo-sidecar entry point: parse flags, environment and config file, then
+ * hand over to the event loop (or, with --check-config, report the
+ * effective settings and stop). Exit status 2 means bad configuration (one
+ * line on stderr says which flag, variable or FILE:LINE), 1 a start-up
+ * failure, 0 a clean shutdown.
  */
 #include <stdio.h>
 
@@ -13,7 +14,7 @@
 int main(int argc, char **argv)
 {
     struct sc_config cfg;
-    char err[512];
+    char err[1024];
     int action = sc_config_parse(&cfg, argc, argv, err, sizeof(err));
     if (action < 0) {
         fprintf(stderr, "flo-sidecar: %s\n", err);
@@ -27,7 +28,13 @@ int main(int argc, char **argv)
         printf("flo-sidecar %s\n", FLO_VERSION_STRING);
         return SC_EXIT_OK;
     }
-    flo_log_set_level(cfg.log_level);
+    if (action == SC_CONFIG_CHECK) {
+        printf("configuration ok\n");
+        sc_config_print(stdout, &cfg);
+        sc_config_free(&cfg);
+        return SC_EXIT_OK;
+    }
+    sc_app_apply_logging(&cfg);
     int code = sc_app_run(&cfg);
     sc_config_free(&cfg);
     return code;

@@ -5,6 +5,16 @@
  * sends through a closed pool. Shutdown is driven by uv_signal handles that
  * are unreferenced once the first signal arrives: the loop then returns by
  * itself as soon as every other handle has closed.
+ *
+ * Graceful shutdown (SIGTERM/SIGINT) has two phases. Drain: both listeners
+ * stop accepting, long-polls, event streams and blocked RESP commands are
+ * ended at once (they would otherwise hold the whole grace period), and a
+ * short timer waits until the requests in flight are answered or
+ * --shutdown-grace runs out. Close: the front ends close, the session
+ * registry leaves every group upstream, then the pool and flo-dev close.
+ * SIGHUP re-parses the configuration (files re-read) and applies what can
+ * change live; every other changed setting is reported as needing a
+ * restart.
  */
 #include "sc_app.h"
 
@@ -22,6 +32,8 @@
 #include "flo/flo_pool.h"
 #include "http_server.h"
 #include "proto.h"
+#include "proto_auth.h"
+#include "proto_metrics.h"
 #include "proto_session.h"
 #include "resp_server.h"
 
@@ -29,6 +41,8 @@
 #define SC_RESPONSE_SLACK    (64u * 1024)  /* response frame room beyond max_body */
 #define SC_UPSTREAM_LIST_MAX 2048          /* upstream list as logged */
 #define SC_SESSIONS_CLOSE_MS 2000u         /* bound on leaving every group at shutdown */
+#define SC_DRAIN_TICK_MS     20u           /* how often the drain checks what is in flight */
+#define SC_CLOSE_SLACK_MS    3000u         /* closing after the drain: beyond the sessions' bound */
 
 struct sc_app {
     uv_loop_t loop;
@@ -40,9 +54,20 @@ struct sc_app {
     http_server_t *http;
     struct proto_ctx ctx;                     /* handed to both servers; lives in this struct */
     uv_signal_t sigint, sigterm;              /* SIGINT/SIGTERM: graceful shutdown */
-    uv_timer_t grace;                         /* bounds the shutdown */
+    uv_signal_t sighup;                       /* SIGHUP: reload */
+    uv_timer_t grace;                         /* bounds the whole shutdown */
+    uv_timer_t drain;                         /* drain phase: polls what is in flight */
     bool stopping;                            /* shutdown has begun */
+    bool draining;                            /* drain phase running */
     bool forced;                              /* shutdown overran the grace period */
+    const struct sc_config *cur;              /* settings in effect (cfg or reloaded) */
+    struct sc_config *reloaded;               /* owned: the last config SIGHUP applied */
+    unsigned grace_s;                         /* --shutdown-grace in effect */
+    uint64_t drain_start_ms;                  /* loop time the drain began */
+    unsigned inflight_at_signal;              /* requests in flight when the drain began */
+    unsigned longpolls_ended;                 /* ended at the start of (and during) the drain */
+    unsigned cut_off;                         /* still in flight when the grace ran out */
+    uint64_t sessions_left;                   /* sessions ended upstream at shutdown */
     char dev_addr[32];                        /* "127.0.0.1:<port>" of the embedded flo-dev */
     const char *dev_addrs[1];                 /* pool address list for --dev */
     char upstream_desc[SC_UPSTREAM_LIST_MAX]; /* for log lines */
@@ -136,6 +161,9 @@ static void close_all(struct sc_app *app)
     }
     if (app->sessions) {
         proto_sess_reg_t *reg = app->sessions;
+        struct proto_sess_stats st;
+        proto_sess_reg_stats(reg, &st);
+        app->sessions_left = st.http_sessions + st.resp_consumers;
         app->sessions = NULL;
         app->ctx.sessions = NULL;
         proto_sess_reg_close(reg, SC_SESSIONS_CLOSE_MS, on_sessions_closed, app);
@@ -186,22 +214,76 @@ static int start_sessions(struct sc_app *app)
 static void on_grace(uv_timer_t *t)
 {
     struct sc_app *app = t->data;
-    FLO_ERROR("shutdown took too long; exiting with connections still open", "grace_ms=%d",
-              SC_SHUTDOWN_GRACE_MS);
+    FLO_ERROR("shutdown took too long; exiting with connections still open", "grace_s=%u",
+              app->grace_s);
     app->forced = true;
     uv_stop(&app->loop);
 }
 
-/* Begin shutdown: stop accepting, close everything; the signal handles and
- * the grace timer are unreferenced so the loop ends once the rest closed. */
-static void begin_shutdown(struct sc_app *app)
+/* What the front ends still have in flight; ends long-polls as a side
+ * effect (new ones may have started since the last tick). */
+static unsigned drain_step(struct sc_app *app)
+{
+    return http_server_drain(app->http, &app->longpolls_ended) +
+           resp_server_drain(app->resp, &app->longpolls_ended);
+}
+
+static void drain_done(struct sc_app *app, unsigned left)
+{
+    app->draining = false;
+    uv_timer_stop(&app->drain);
+    app->cut_off = left;
+    if (left > 0) {
+        FLO_WARN("shutdown grace period over: closing requests still in flight",
+                 "requests=%u "
+                 "grace_s=%u",
+                 left, app->grace_s);
+    }
+    close_all(app);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    struct sc_app *app = t->data;
+    unsigned left = drain_step(app);
+    if (left == 0) {
+        drain_done(app, 0);
+        return;
+    }
+    if (uv_now(&app->loop) - app->drain_start_ms >= (uint64_t)app->grace_s * 1000u) {
+        drain_done(app, left);
+    }
+}
+
+/* Begin shutdown. With a signal: stop accepting, end long-polls, let the
+ * requests in flight finish (up to the grace period), then close
+ * everything. Without (start-up failed): close at once. The signal handles
+ * and the grace timer are unreferenced so the loop ends once the rest
+ * closed. */
+static void begin_shutdown(struct sc_app *app, const char *signame)
 {
     app->stopping = true;
     uv_unref((uv_handle_t *)&app->sigint);
     uv_unref((uv_handle_t *)&app->sigterm);
-    uv_timer_start(&app->grace, on_grace, SC_SHUTDOWN_GRACE_MS, 0);
+    uv_unref((uv_handle_t *)&app->sighup);
+    uint64_t hard_ms = (uint64_t)app->grace_s * 1000u + SC_SESSIONS_CLOSE_MS + SC_CLOSE_SLACK_MS;
+    uv_timer_start(&app->grace, on_grace, hard_ms, 0);
     uv_unref((uv_handle_t *)&app->grace);
-    close_all(app);
+    if (signame == NULL || (app->http == NULL && app->resp == NULL)) {
+        close_all(app);
+        return;
+    }
+    app->drain_start_ms = uv_now(&app->loop);
+    app->inflight_at_signal = drain_step(app);
+    FLO_INFO("shutting down: not accepting new connections, finishing requests in flight",
+             "signal=%s grace_s=%u in_flight=%u longpolls_ended=%u", signame, app->grace_s,
+             app->inflight_at_signal, app->longpolls_ended);
+    if (app->inflight_at_signal == 0) {
+        close_all(app);
+        return;
+    }
+    app->draining = true;
+    uv_timer_start(&app->drain, on_drain_tick, SC_DRAIN_TICK_MS, SC_DRAIN_TICK_MS);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -212,8 +294,142 @@ static void on_signal(uv_signal_t *h, int signum)
         /* _exit: no atexit handlers, nothing may block the exit. */
         _exit(SC_EXIT_START);
     }
-    FLO_INFO("shutting down", "signal=%s", strsignal(signum));
-    begin_shutdown(app);
+    begin_shutdown(app, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a != b;
+    }
+    return strcmp(a, b) != 0;
+}
+
+static bool upstreams_differ(const struct sc_config *a, const struct sc_config *b)
+{
+    if (a->dev != b->dev || a->nupstreams != b->nupstreams) {
+        return true;
+    }
+    for (size_t i = 0; i < a->nupstreams; i++) {
+        if (strcmp(a->upstreams[i], b->upstreams[i]) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Log one line per setting that changed but only applies after a restart.
+ * Returns how many. */
+static unsigned report_restart_needed(const struct sc_config *o, const struct sc_config *n)
+{
+    const struct {
+        const char *name;
+        bool changed;
+    } checks[] = {
+        {"upstream/dev", upstreams_differ(o, n)},
+        {"http", strcmp(o->http, n->http) != 0},
+        {"resp", strcmp(o->resp, n->resp) != 0},
+        {"namespace", strcmp(o->ns, n->ns) != 0},
+        {"pool", o->pool != n->pool},
+        {"longpoll-pool", o->longpoll_pool != n->longpoll_pool},
+        {"api-key", str_differs(o->api_key, n->api_key)},
+        {"max-body", o->max_body != n->max_body},
+        /* Changing the secret would invalidate every session id handed out. */
+        {"session-secret", str_differs(o->session_secret, n->session_secret)},
+        {"session-idle-timeout", o->session_idle_s != n->session_idle_s},
+        {"max-sessions", o->max_sessions != n->max_sessions},
+        {"max-http-connections", o->limits.max_http_connections != n->limits.max_http_connections},
+        {"max-resp-clients", o->limits.max_resp_clients != n->limits.max_resp_clients},
+        {"max-resp-args", o->limits.max_resp_args != n->limits.max_resp_args},
+        {"max-resp-bulk", o->limits.max_resp_bulk != n->limits.max_resp_bulk},
+        {"max-longpolls", o->limits.max_longpolls != n->limits.max_longpolls},
+        {"resp-output-limit", o->limits.resp_output_limit != n->limits.resp_output_limit},
+    };
+    unsigned count = 0;
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        if (checks[i].changed) {
+            FLO_WARN("setting changed but needs a restart to take effect; keeping the old value",
+                     "setting=%s", checks[i].name);
+            count++;
+        }
+    }
+    return count;
+}
+
+/* SIGHUP: parse flags, environment and files again; apply the log level,
+ * log format, auth token and shutdown grace; report the rest. A bad
+ * configuration keeps every current setting. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct sc_app *app = h->data;
+    (void)signum;
+    if (app->stopping) {
+        return;
+    }
+    struct sc_config *next = calloc(1, sizeof(*next));
+    char err[1024];
+    if (next == NULL) {
+        FLO_ERROR("reload failed: out of memory; keeping the current settings", NULL);
+        return;
+    }
+    const struct sc_config *cur = app->cur;
+    int rc = sc_config_parse(next, cur->argc, cur->argv, err, sizeof(err));
+    if (rc != SC_CONFIG_RUN && rc != SC_CONFIG_CHECK) {
+        FLO_ERROR("reload failed: keeping the current settings", "err=\"%s\"",
+                  rc < 0 ? err : "unexpected action");
+        if (rc >= 0) {
+            sc_config_free(next);
+        }
+        free(next);
+        return;
+    }
+    unsigned applied = 0;
+    if (str_differs(cur->auth_token, next->auth_token)) {
+        if (proto_auth_set_token(next->auth_token) != 0) {
+            FLO_ERROR("reload failed: out of memory; keeping the current settings", NULL);
+            sc_config_free(next);
+            free(next);
+            return;
+        }
+        FLO_INFO("reloaded setting", "setting=auth-token auth=%s", next->auth_token ? "on" : "off");
+        applied++;
+    }
+    /* The log level and format change last, after the reload's own lines
+     * were written in the old ones (a switch to "warn" would hide them). */
+    bool relog = cur->log_level != next->log_level || cur->log_format != next->log_format;
+    if (cur->log_level != next->log_level) {
+        FLO_INFO("reloaded setting", "setting=log-level value=%s",
+                 next->log_level == FLO_LOG_DEBUG  ? "debug"
+                 : next->log_level == FLO_LOG_INFO ? "info"
+                 : next->log_level == FLO_LOG_WARN ? "warn"
+                                                   : "error");
+        applied++;
+    }
+    if (cur->log_format != next->log_format) {
+        FLO_INFO("reloaded setting", "setting=log-format value=%s",
+                 next->log_format == SC_LOG_JSON ? "json" : "logfmt");
+        applied++;
+    }
+    if (cur->shutdown_grace_s != next->shutdown_grace_s) {
+        app->grace_s = next->shutdown_grace_s;
+        FLO_INFO("reloaded setting", "setting=shutdown-grace value=%u", app->grace_s);
+        applied++;
+    }
+    /* Against the start-up settings: those are the ones still in effect. */
+    unsigned restart = report_restart_needed(app->cfg, next);
+    FLO_INFO("configuration reloaded", "applied=%u needs_restart=%u config=%s", applied, restart,
+             next->config_path ? next->config_path : "(none)");
+    if (relog) {
+        sc_app_apply_logging(next);
+    }
+    /* The previous reloaded config may be freed: nothing borrows from it
+     * (the servers borrow from the start-up config only). */
+    if (app->reloaded) {
+        sc_config_free(app->reloaded);
+        free(app->reloaded);
+    }
+    app->reloaded = next;
+    app->cur = next;
 }
 
 static void describe_upstreams(struct sc_app *app)
@@ -287,6 +503,11 @@ static int start(struct sc_app *app)
     app->ctx.default_ns = cfg->ns;
     app->ctx.max_body = cfg->max_body;
     app->ctx.password = cfg->auth_token;
+    app->ctx.limits = cfg->limits;
+    if (proto_auth_set_token(cfg->auth_token) != 0) {
+        FLO_ERROR("out of memory", NULL);
+        return -1;
+    }
     if (start_sessions(app) != 0) {
         return -1;
     }
@@ -310,9 +531,11 @@ static int start(struct sc_app *app)
     bound_addr(cfg->http, http_server_port(app->http), http, sizeof(http));
     bound_addr(cfg->resp, resp_server_port(app->resp), resp, sizeof(resp));
     FLO_INFO("flo-sidecar started",
-             "version=%s http=%s resp=%s upstream=%s namespace=%s pool=%u auth=%s pid=%d",
+             "version=%s http=%s resp=%s upstream=%s namespace=%s pool=%u auth=%s "
+             "shutdown_grace_s=%u config=%s pid=%d",
              FLO_VERSION_STRING, http, resp, app->upstream_desc, cfg->ns, cfg->pool,
-             cfg->auth_token ? "on" : "off", (int)getpid());
+             cfg->auth_token ? "on" : "off", cfg->shutdown_grace_s,
+             cfg->config_path ? cfg->config_path : "(none)", (int)getpid());
     return 0;
 }
 
@@ -330,6 +553,13 @@ static void report_leftover(uv_handle_t *h, void *arg)
     }
 }
 
+void sc_app_apply_logging(const struct sc_config *cfg)
+{
+    flo_log_set_format(cfg->log_format == SC_LOG_JSON ? FLO_LOG_FORMAT_JSON
+                                                      : FLO_LOG_FORMAT_LOGFMT);
+    flo_log_set_level(cfg->log_level);
+}
+
 int sc_app_run(const struct sc_config *cfg)
 {
     struct sc_app *app = calloc(1, sizeof(*app));
@@ -338,6 +568,8 @@ int sc_app_run(const struct sc_config *cfg)
         return SC_EXIT_START;
     }
     app->cfg = cfg;
+    app->cur = cfg;
+    app->grace_s = cfg->shutdown_grace_s;
     raise_nofile();
     /* A client that disconnects mid-write must cost an EPIPE, not the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -350,15 +582,19 @@ int sc_app_run(const struct sc_config *cfg)
     }
     uv_signal_init(&app->loop, &app->sigint);
     uv_signal_init(&app->loop, &app->sigterm);
+    uv_signal_init(&app->loop, &app->sighup);
     uv_timer_init(&app->loop, &app->grace);
-    app->sigint.data = app->sigterm.data = app->grace.data = app;
+    uv_timer_init(&app->loop, &app->drain);
+    app->sigint.data = app->sigterm.data = app->sighup.data = app;
+    app->grace.data = app->drain.data = app;
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app->sighup, on_sighup, SIGHUP);
 
     int code = SC_EXIT_OK;
     if (start(app) != 0) {
         code = SC_EXIT_START;
-        begin_shutdown(app);
+        begin_shutdown(app, NULL);
     }
     uv_run(&app->loop, UV_RUN_DEFAULT);
     if (app->forced) {
@@ -368,15 +604,30 @@ int sc_app_run(const struct sc_config *cfg)
     }
     uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&app->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&app->grace, on_handle_closed);
+    uv_close((uv_handle_t *)&app->drain, on_handle_closed);
     uv_run(&app->loop, UV_RUN_DEFAULT);
+    proto_auth_clear();
+    uv_update_time(&app->loop); /* the cached loop time may predate the last pass */
+    uint64_t now_ms = uv_now(&app->loop);
+    uint64_t shutdown_ms = now_ms > app->drain_start_ms ? now_ms - app->drain_start_ms : 0;
+    proto_metrics_reset(); /* the registry's series: nothing left for a leak check */
     if (uv_loop_close(&app->loop) != 0) {
         uv_walk(&app->loop, report_leftover, NULL);
         FLO_WARN("event loop not empty at exit", NULL);
         return code; /* app stays allocated: handles still point into it */
     }
     if (code == SC_EXIT_OK) {
-        FLO_INFO("flo-sidecar stopped", NULL);
+        FLO_INFO("flo-sidecar stopped",
+                 "in_flight_at_signal=%u longpolls_ended=%u cut_off=%u sessions_ended=%llu "
+                 "shutdown_ms=%llu",
+                 app->inflight_at_signal, app->longpolls_ended, app->cut_off,
+                 (unsigned long long)app->sessions_left, (unsigned long long)shutdown_ms);
+    }
+    if (app->reloaded) {
+        sc_config_free(app->reloaded);
+        free(app->reloaded);
     }
     free(app);
     return code;

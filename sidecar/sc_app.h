@@ -8,8 +8,6 @@
 
 #include "sc_config.h"
 
-#define SC_SHUTDOWN_GRACE_MS 10000 /* after SIGTERM, force the exit after this long */
-
 /* Process exit statuses used by flo-sidecar. */
 enum sc_exit_e {
     SC_EXIT_OK = 0,     /* clean shutdown after SIGINT/SIGTERM */
@@ -20,12 +18,20 @@ enum sc_exit_e {
 /*
  * Run the sidecar described by cfg (borrowed; must outlive the call) until
  * SIGINT/SIGTERM. Blocks the calling thread in uv_run. Writes a clear line
- * to stderr (through flo_log) when start-up fails. Returns an enum
+ * to stderr (through flo_log) when start-up fails. On SIGTERM/SIGINT it
+ * stops accepting, ends long-polls, lets requests in flight finish for up
+ * to cfg->shutdown_grace_s, ends every session upstream and closes the
+ * upstream connections. SIGHUP re-parses cfg->argv, the environment and
+ * the files and applies the log level, log format, auth token and shutdown
+ * grace (other changes are logged as needing a restart). Returns an enum
  * sc_exit_e: SC_EXIT_OK after a clean shutdown, SC_EXIT_START when a
- * listener cannot bind or start-up fails (or shutdown overran its grace
- * period). A second signal during shutdown ends the process at once
- * (status 1) without returning.
+ * listener cannot bind or start-up fails (or closing overran the grace
+ * period plus the session-leave bound). A second signal during shutdown
+ * ends the process at once (status 1) without returning.
  */
 int sc_app_run(const struct sc_config *cfg);
+
+/* Apply cfg's log level and log format to flo_log (start-up and SIGHUP). */
+void sc_app_apply_logging(const struct sc_config *cfg);
 
 #endif

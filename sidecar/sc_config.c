@@ -1,9 +1,11 @@
 /*
- * Command-line and environment configuration of flo-sidecar. One table
- * lists every option with its flag, environment variable and default; the
- * parser first collects raw strings (environment, then flags on top, which
- * is the precedence rule), then validates each value once, so every error
- * message can name exactly where the bad value came from.
+ * Command-line, environment and config-file configuration of flo-sidecar.
+ * One table lists every option with its flag (also its config-file name),
+ * environment variable and default; the parser first collects raw strings
+ * (config file, then environment, then flags on top, which is the
+ * precedence rule), then validates each value once, so every error message
+ * can name exactly where the bad value came from (flag, variable or
+ * FILE:LINE).
  */
 #include "sc_config.h"
 
@@ -17,6 +19,7 @@
 
 #include "flo/flo_log.h"
 #include "proto.h"
+#include "sc_config_file.h"
 
 enum opt_id_e {
     O_UPSTREAM,
@@ -33,6 +36,17 @@ enum opt_id_e {
     O_SESSION_SECRET,
     O_SESSION_IDLE,
     O_MAX_SESSIONS,
+    O_CONFIG,
+    O_AUTH_TOKEN_FILE,
+    O_SESSION_SECRET_FILE,
+    O_SHUTDOWN_GRACE,
+    O_LOG_FORMAT,
+    O_MAX_HTTP_CONNECTIONS,
+    O_MAX_RESP_CLIENTS,
+    O_MAX_RESP_ARGS,
+    O_MAX_RESP_BULK,
+    O_MAX_LONGPOLLS,
+    O_RESP_OUTPUT_LIMIT,
     O_COUNT
 };
 
@@ -83,15 +97,48 @@ static const struct opt_def opts[O_COUNT] = {
     [O_MAX_SESSIONS] = {"max-sessions", "FLO_SIDECAR_MAX_SESSIONS", NULL, "N", "65536",
                         "consumer sessions (HTTP) plus RESP group consumers tracked at once "
                         "(1-4294967295)"},
+    [O_CONFIG] = {"config", "FLO_SIDECAR_CONFIG", NULL, "FILE", "(none)",
+                  "read settings from FILE: `name = value` lines, names are these flags "
+                  "without --; flags and environment override it; SIGHUP re-reads it"},
+    [O_AUTH_TOKEN_FILE] = {"auth-token-file", "FLO_SIDECAR_AUTH_TOKEN_FILE", NULL, "PATH", "(none)",
+                           "read the client token from the first line of PATH (instead of "
+                           "--auth-token); SIGHUP re-reads it"},
+    [O_SESSION_SECRET_FILE] = {"session-secret-file", "FLO_SIDECAR_SESSION_SECRET_FILE", NULL,
+                               "PATH", "(none)",
+                               "read the session secret from the first line of PATH (instead "
+                               "of --session-secret)"},
+    [O_SHUTDOWN_GRACE] = {"shutdown-grace", "FLO_SIDECAR_SHUTDOWN_GRACE", NULL, "SECONDS", "10",
+                          "on SIGTERM/SIGINT, how long requests in flight may take to finish "
+                          "before the sidecar closes them (0-3600)"},
+    [O_LOG_FORMAT] = {"log-format", "FLO_SIDECAR_LOG_FORMAT", NULL, "logfmt|json", "logfmt",
+                      "log lines as logfmt (key=value) or JSON objects"},
+    [O_MAX_HTTP_CONNECTIONS] = {"max-http-connections", "FLO_SIDECAR_MAX_HTTP_CONNECTIONS", NULL,
+                                "N", "16384", "concurrent HTTP connections (1-1000000)"},
+    [O_MAX_RESP_CLIENTS] = {"max-resp-clients", "FLO_SIDECAR_MAX_RESP_CLIENTS", NULL, "N", "10000",
+                            "concurrent RESP clients; more get \"-ERR max number of clients "
+                            "reached\" (1-1000000)"},
+    [O_MAX_RESP_ARGS] = {"max-resp-args", "FLO_SIDECAR_MAX_RESP_ARGS", NULL, "N", "65536",
+                         "arguments of one RESP command (1-16777216)"},
+    [O_MAX_RESP_BULK] = {"max-resp-bulk", "FLO_SIDECAR_MAX_RESP_BULK", NULL, "BYTES",
+                         "--max-body + 64K",
+                         "bytes of one RESP argument, at most 1G; suffixes K, M, G"},
+    [O_MAX_LONGPOLLS] = {"max-longpolls", "FLO_SIDECAR_MAX_LONGPOLLS", NULL, "N", "20000",
+                         "blocking requests (long-polls, blocked RESP commands) waiting at "
+                         "once, both protocols (1-1000000)"},
+    [O_RESP_OUTPUT_LIMIT] = {"resp-output-limit", "FLO_SIDECAR_RESP_OUTPUT_LIMIT", NULL, "BYTES",
+                             "32M",
+                             "unsent reply bytes of one RESP client before it is disconnected, "
+                             "1K-16G; suffixes K, M, G"},
 };
 
-enum src_e { SRC_DEFAULT = 0, SRC_ENV, SRC_FLAG };
+enum src_e { SRC_DEFAULT = 0, SRC_FILE, SRC_ENV, SRC_FLAG };
 
 struct raw_val {
-    const char *val; /* borrowed from argv / environ */
+    const char *val; /* borrowed from argv / environ / the config file */
     enum src_e src;
-    const char *where; /* "--pool" or "FLO_SIDECAR_POOL" for messages */
+    const char *where; /* "--pool", "FLO_SIDECAR_POOL" or "pool (FILE:LINE)" */
     char flagname[40]; /* storage for "--<flag>" */
+    char fileref[300]; /* storage for "<name> (FILE:LINE)" */
 };
 
 static void set_err(char *err, size_t cap, const char *fmt, ...)
@@ -115,8 +162,10 @@ void sc_config_usage(FILE *out)
                  "A local proxy that keeps pooled, pipelined connections to Flo and serves\n"
                  "HTTP/JSON and RESP (Redis protocol) clients.\n"
                  "\n"
-                 "Options (each also read from its environment variable; a flag beats the\n"
-                 "environment, the environment beats the default; an empty variable is unset):\n");
+                 "Options (each also read from its environment variable and, without the\n"
+                 "leading --, from the --config file; a flag beats the environment, the\n"
+                 "environment beats the file, the file beats the default; an empty variable\n"
+                 "is unset):\n");
     for (int i = 0; i < O_COUNT; i++) {
         const struct opt_def *o = &opts[i];
         fprintf(out, "  --%s%s%s\n", o->flag, o->metavar ? " " : "", o->metavar ? o->metavar : "");
@@ -124,13 +173,19 @@ void sc_config_usage(FILE *out)
         fprintf(out, "      env: %s%s%s   default: %s\n", o->env, o->env_alt ? ", " : "",
                 o->env_alt ? o->env_alt : "", o->def);
     }
-    fprintf(out, "  --help, -h\n      print this help and exit\n"
+    fprintf(out, "  --check-config\n      validate flags, environment, config and secret files,\n"
+                 "      print \"configuration ok\" and the effective settings (secrets\n"
+                 "      redacted) and exit 0, or print the error and exit 2\n"
+                 "  --help, -h\n      print this help and exit\n"
                  "  --version, -V\n      print the version and exit\n"
                  "\n"
                  "Flags take their value as \"--flag VALUE\" or \"--flag=VALUE\". --dev and\n"
-                 "--upstream exclude each other (a flag overrides the other one set in the\n"
-                 "environment). Exit status: 0 after a clean shutdown (SIGINT/SIGTERM),\n"
-                 "1 when a listener or the upstream set-up fails, 2 for bad configuration.\n");
+                 "--upstream exclude each other, as do --auth-token and --auth-token-file, and\n"
+                 "--session-secret and --session-secret-file (a higher-precedence source\n"
+                 "overrides the other one). Signals: SIGTERM/SIGINT shut down gracefully;\n"
+                 "SIGHUP re-reads the config and secret files and applies the log level, log\n"
+                 "format and auth token. Exit status: 0 after a clean shutdown, 1 when a\n"
+                 "listener or the upstream set-up fails, 2 for bad configuration.\n");
 }
 
 static int find_flag(const char *name, size_t len)
@@ -276,25 +331,38 @@ int sc_config_parse_addr(const char *s, unsigned port_min, char *host, size_t ho
     return 0;
 }
 
-/* Collect raw values: environment first, then flags override. */
-static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], int *action,
-                   char *err, size_t errcap)
+/* Take the config file's entries as raw values (the lowest source). */
+static int apply_file(struct raw_val raw[O_COUNT], const struct sc_config_file *f, char *err,
+                      size_t errcap)
 {
-    for (int i = 0; i < O_COUNT; i++) {
-        snprintf(raw[i].flagname, sizeof(raw[i].flagname), "--%s", opts[i].flag);
-        raw[i].where = raw[i].flagname;
-        const char *v = getenv(opts[i].env);
-        const char *where = opts[i].env;
-        if ((v == NULL || *v == '\0') && opts[i].env_alt) {
-            v = getenv(opts[i].env_alt);
-            where = opts[i].env_alt;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct sc_config_entry *e = &f->entries[i];
+        int id = find_flag(e->name, strlen(e->name));
+        if (id < 0) {
+            set_err(err, errcap,
+                    "%s:%u: unknown setting '%s' (names are the flags without --, see --help)",
+                    f->path, e->line, e->name);
+            return -1;
         }
-        if (v != NULL && *v != '\0') {
-            raw[i].val = v;
-            raw[i].src = SRC_ENV;
-            raw[i].where = where;
+        if (id == O_CONFIG) {
+            set_err(err, errcap, "%s:%u: 'config' cannot be set inside a config file", f->path,
+                    e->line);
+            return -1;
         }
+        raw[id].val = e->value;
+        raw[id].src = SRC_FILE;
+        snprintf(raw[id].fileref, sizeof(raw[id].fileref), "%s (%s:%u)", opts[id].flag, f->path,
+                 e->line);
+        raw[id].where = raw[id].fileref;
     }
+    return 0;
+}
+
+/* Collect raw values: the config file first, then the environment, then
+ * flags override. The file's strings are owned by *file. */
+static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], int *action,
+                   struct sc_config_file *file, char *err, size_t errcap)
+{
     /* --help / --version win over everything else on the line, so a user
      * who is unsure of a flag can always get help. */
     for (int a = 1; a < argc; a++) {
@@ -309,8 +377,15 @@ static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], in
             return 0;
         }
     }
+    /* Flags first into their own slots: the config file's path may be one. */
+    struct raw_val flags[O_COUNT];
+    memset(flags, 0, sizeof(flags));
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
+        if (strcmp(arg, "--check-config") == 0) {
+            *action = SC_CONFIG_CHECK;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             set_err(err, errcap, "unexpected argument '%s' (see --help)", arg);
             return -1;
@@ -335,9 +410,41 @@ static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], in
             set_err(err, errcap, "flag --%s needs a value (%s)", opts[id].flag, opts[id].metavar);
             return -1;
         }
-        raw[id].val = val;
-        raw[id].src = SRC_FLAG;
-        raw[id].where = raw[id].flagname;
+        flags[id].val = val;
+    }
+    for (int i = 0; i < O_COUNT; i++) {
+        snprintf(raw[i].flagname, sizeof(raw[i].flagname), "--%s", opts[i].flag);
+        raw[i].where = raw[i].flagname;
+    }
+    const char *path = flags[O_CONFIG].val;
+    if (path == NULL) {
+        path = getenv(opts[O_CONFIG].env);
+    }
+    if (path != NULL && *path != '\0') {
+        if (sc_config_file_read(path, file, err, errcap) != 0 ||
+            apply_file(raw, file, err, errcap) != 0) {
+            return -1;
+        }
+    }
+    for (int i = 0; i < O_COUNT; i++) {
+        const char *v = getenv(opts[i].env);
+        const char *where = opts[i].env;
+        if ((v == NULL || *v == '\0') && opts[i].env_alt) {
+            v = getenv(opts[i].env_alt);
+            where = opts[i].env_alt;
+        }
+        if (v != NULL && *v != '\0') {
+            raw[i].val = v;
+            raw[i].src = SRC_ENV;
+            raw[i].where = where;
+        }
+    }
+    for (int i = 0; i < O_COUNT; i++) {
+        if (flags[i].val != NULL) {
+            raw[i].val = flags[i].val;
+            raw[i].src = SRC_FLAG;
+            raw[i].where = raw[i].flagname;
+        }
     }
     return 0;
 }
@@ -437,6 +544,49 @@ static int dup_secret(const struct raw_val *r, char **dst, char *err, size_t err
     return 0;
 }
 
+/*
+ * Of a secret given directly (val) and through a file (file): which one
+ * applies. The higher-precedence source wins; both from the same source is
+ * a mistake. 1 = the file, 0 = val (or neither), -1 = error.
+ */
+static int pick_secret(const struct raw_val *val, const struct raw_val *file, char *err,
+                       size_t errcap)
+{
+    if (file->val == NULL) {
+        return 0;
+    }
+    if (val->val == NULL) {
+        return 1;
+    }
+    if (val->src == file->src) {
+        set_err(err, errcap, "%s and %s exclude each other: use one of them", val->where,
+                file->where);
+        return -1;
+    }
+    return file->src > val->src;
+}
+
+/* Read the secret named by r (a file path) into *secret; keep the path. */
+static int read_secret_file(const struct raw_val *r, const char *what, char **path, char **secret,
+                            char *err, size_t errcap)
+{
+    if (*r->val == '\0') {
+        set_err(err, errcap, "invalid %s: must not be empty", r->where);
+        return -1;
+    }
+    char why[512];
+    if (sc_config_read_secret(what, r->val, secret, why, sizeof(why)) != 0) {
+        set_err(err, errcap, "invalid %s: %s", r->where, why);
+        return -1;
+    }
+    *path = strdup(r->val);
+    if (*path == NULL) {
+        set_err(err, errcap, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The consumer-session options. */
 static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err,
                           size_t errcap)
@@ -464,14 +614,123 @@ static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], ch
         cfg->max_sessions = (uint32_t)n;
     }
     r = &raw[O_SESSION_SECRET];
-    if (r->val && strlen(r->val) < SC_SESSION_SECRET_MIN) {
+    const char *where = r->where;
+    int use_file = pick_secret(r, &raw[O_SESSION_SECRET_FILE], err, errcap);
+    if (use_file < 0) {
+        return -1;
+    }
+    if (use_file) {
+        where = raw[O_SESSION_SECRET_FILE].where;
+        if (read_secret_file(&raw[O_SESSION_SECRET_FILE], "session-secret-file",
+                             &cfg->session_secret_file, &cfg->session_secret, err, errcap) != 0) {
+            return -1;
+        }
+    } else if (dup_secret(r, &cfg->session_secret, err, errcap) != 0) {
+        return -1;
+    }
+    if (cfg->session_secret && strlen(cfg->session_secret) < SC_SESSION_SECRET_MIN) {
         set_err(err, errcap,
                 "invalid %s: %zu bytes is too short for a session secret (at least %u; e.g. "
                 "the output of 'openssl rand -hex 32')",
-                r->where, strlen(r->val), SC_SESSION_SECRET_MIN);
+                where, strlen(cfg->session_secret), SC_SESSION_SECRET_MIN);
         return -1;
     }
-    return dup_secret(r, &cfg->session_secret, err, errcap);
+    return 0;
+}
+
+/* A whole number in [lo, hi] from r (unset: *out keeps its default). */
+static int get_uint(const struct raw_val *r, uint64_t lo, uint64_t hi, uint64_t *out, char *err,
+                    size_t errcap)
+{
+    if (r->val == NULL) {
+        return 0;
+    }
+    uint64_t n;
+    if (parse_u64(r->val, &n) != 0 || n < lo || n > hi) {
+        set_err(err, errcap, "invalid %s '%s': expected a whole number %llu-%llu", r->where, r->val,
+                (unsigned long long)lo, (unsigned long long)hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* A size in [lo, hi] bytes from r (unset: *out keeps its default). */
+static int get_size(const struct raw_val *r, uint64_t lo, uint64_t hi, const char *range,
+                    uint64_t *out, char *err, size_t errcap)
+{
+    if (r->val == NULL) {
+        return 0;
+    }
+    uint64_t n;
+    if (parse_size(r->val, &n) != 0 || n < lo || n > hi) {
+        set_err(err, errcap, "invalid %s '%s': expected a size %s (e.g. 1048576, 512K, 16M)",
+                r->where, r->val, range);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Shutdown, log format and the client-facing limits. */
+static int build_lifecycle(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err,
+                           size_t errcap)
+{
+    uint64_t grace = SC_DEFAULT_SHUTDOWN_GRACE;
+    if (get_uint(&raw[O_SHUTDOWN_GRACE], 0, SC_SHUTDOWN_GRACE_MAX, &grace, err, errcap) != 0) {
+        return -1;
+    }
+    cfg->shutdown_grace_s = (unsigned)grace;
+
+    cfg->log_format = SC_LOG_LOGFMT;
+    const struct raw_val *r = &raw[O_LOG_FORMAT];
+    if (r->val) {
+        if (strcasecmp(r->val, "logfmt") == 0) {
+            cfg->log_format = SC_LOG_LOGFMT;
+        } else if (strcasecmp(r->val, "json") == 0) {
+            cfg->log_format = SC_LOG_JSON;
+        } else {
+            set_err(err, errcap, "invalid %s '%s': expected logfmt or json", r->where, r->val);
+            return -1;
+        }
+    }
+
+    /* 0 = default in struct proto_limits: only given values are set. */
+    struct proto_limits given;
+    memset(&given, 0, sizeof(given));
+    uint64_t v = 0;
+    if (get_uint(&raw[O_MAX_HTTP_CONNECTIONS], 1, 1000000, &v, err, errcap) != 0) {
+        return -1;
+    }
+    given.max_http_connections = (unsigned)v;
+    v = 0;
+    if (get_uint(&raw[O_MAX_RESP_CLIENTS], 1, 1000000, &v, err, errcap) != 0) {
+        return -1;
+    }
+    given.max_resp_clients = (unsigned)v;
+    v = 0;
+    if (get_uint(&raw[O_MAX_RESP_ARGS], 1, 16777216, &v, err, errcap) != 0) {
+        return -1;
+    }
+    given.max_resp_args = (size_t)v;
+    v = 0;
+    if (get_size(&raw[O_MAX_RESP_BULK], 1, 1ull << 30, "from 1 byte to 1G", &v, err, errcap) != 0) {
+        return -1;
+    }
+    given.max_resp_bulk = (size_t)v;
+    v = 0;
+    if (get_uint(&raw[O_MAX_LONGPOLLS], 1, 1000000, &v, err, errcap) != 0) {
+        return -1;
+    }
+    given.max_longpolls = (unsigned)v;
+    v = 0;
+    if (get_size(&raw[O_RESP_OUTPUT_LIMIT], 1024, 16ull << 30, "from 1K to 16G", &v, err, errcap) !=
+        0) {
+        return -1;
+    }
+    given.resp_output_limit = (size_t)v;
+    proto_limits_resolve(&given, cfg->max_body, &cfg->limits);
+    return 0;
 }
 
 /* Validate raw values into cfg. */
@@ -576,11 +835,25 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
         cfg->log_level = lv;
     }
 
-    if (dup_secret(&raw[O_API_KEY], &cfg->api_key, err, errcap) != 0 ||
-        dup_secret(&raw[O_AUTH_TOKEN], &cfg->auth_token, err, errcap) != 0) {
+    if (dup_secret(&raw[O_API_KEY], &cfg->api_key, err, errcap) != 0) {
         return -1;
     }
-    return build_sessions(cfg, raw, err, errcap);
+    int use_file = pick_secret(&raw[O_AUTH_TOKEN], &raw[O_AUTH_TOKEN_FILE], err, errcap);
+    if (use_file < 0) {
+        return -1;
+    }
+    if (use_file) {
+        if (read_secret_file(&raw[O_AUTH_TOKEN_FILE], "auth-token-file", &cfg->auth_token_file,
+                             &cfg->auth_token, err, errcap) != 0) {
+            return -1;
+        }
+    } else if (dup_secret(&raw[O_AUTH_TOKEN], &cfg->auth_token, err, errcap) != 0) {
+        return -1;
+    }
+    if (build_sessions(cfg, raw, err, errcap) != 0) {
+        return -1;
+    }
+    return build_lifecycle(cfg, raw, err, errcap);
 }
 
 int sc_config_parse(struct sc_config *cfg, int argc, char *const argv[], char *err, size_t errcap)
@@ -591,18 +864,42 @@ int sc_config_parse(struct sc_config *cfg, int argc, char *const argv[], char *e
     }
     struct raw_val raw[O_COUNT];
     memset(raw, 0, sizeof(raw));
+    struct sc_config_file file;
+    memset(&file, 0, sizeof(file));
     int action = SC_CONFIG_RUN;
-    if (collect(raw, argc, argv, &action, err, errcap) != 0) {
+    if (collect(raw, argc, argv, &action, &file, err, errcap) != 0) {
+        sc_config_file_free(&file);
         return -1;
     }
-    if (action != SC_CONFIG_RUN) {
+    if (action != SC_CONFIG_RUN && action != SC_CONFIG_CHECK) {
+        sc_config_file_free(&file);
         return action;
     }
-    if (build(cfg, raw, err, errcap) != 0) {
+    int rc = build(cfg, raw, err, errcap);
+    if (rc == 0 && file.path != NULL) {
+        cfg->config_path = strdup(file.path);
+        if (cfg->config_path == NULL) {
+            set_err(err, errcap, "out of memory");
+            rc = -1;
+        }
+    }
+    sc_config_file_free(&file); /* build copied every value it keeps */
+    if (rc != 0) {
         sc_config_free(cfg);
         return -1;
     }
-    return SC_CONFIG_RUN;
+    cfg->argc = argc;
+    cfg->argv = argv;
+    return action;
+}
+
+/* Secrets do not stay behind in freed memory. */
+static void wipe_free(char *s)
+{
+    if (s != NULL) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
 }
 
 void sc_config_free(struct sc_config *cfg)
@@ -614,12 +911,100 @@ void sc_config_free(struct sc_config *cfg)
         free(cfg->upstreams[i]);
     }
     free(cfg->upstreams);
-    free(cfg->api_key);
-    free(cfg->auth_token);
-    free(cfg->session_secret);
+    wipe_free(cfg->api_key);
+    wipe_free(cfg->auth_token);
+    wipe_free(cfg->session_secret);
+    free(cfg->config_path);
+    free(cfg->auth_token_file);
+    free(cfg->session_secret_file);
+    cfg->config_path = NULL;
+    cfg->auth_token_file = NULL;
+    cfg->session_secret_file = NULL;
     cfg->session_secret = NULL;
     cfg->upstreams = NULL;
     cfg->nupstreams = 0;
     cfg->api_key = NULL;
     cfg->auth_token = NULL;
+}
+
+static const char *level_name(int lv)
+{
+    switch (lv) {
+    case FLO_LOG_DEBUG:
+        return "debug";
+    case FLO_LOG_INFO:
+        return "info";
+    case FLO_LOG_WARN:
+        return "warn";
+    case FLO_LOG_ERROR:
+        return "error";
+    default:
+        return "off";
+    }
+}
+
+/* A string setting: quoted when it has characters the file syntax would
+ * treat specially (so the output can be used as a config file). */
+static void print_str(FILE *out, const char *name, const char *v)
+{
+    bool quote = *v == '\0' || *v == '"' || strchr(v, '#') != NULL || isspace((unsigned char)*v) ||
+                 isspace((unsigned char)v[strlen(v) - 1]);
+    if (!quote) {
+        fprintf(out, "%s = %s\n", name, v);
+        return;
+    }
+    fprintf(out, "%s = \"", name);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', out);
+        }
+        fputc(*p, out);
+    }
+    fputs("\"\n", out);
+}
+
+void sc_config_print(FILE *out, const struct sc_config *cfg)
+{
+    if (cfg->dev) {
+        fprintf(out, "dev = true\n");
+    } else {
+        fprintf(out, "upstream = ");
+        for (size_t i = 0; i < cfg->nupstreams; i++) {
+            fprintf(out, "%s%s", i ? "," : "", cfg->upstreams[i]);
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "http = %s\nresp = %s\n", cfg->http, cfg->resp);
+    print_str(out, "namespace", cfg->ns);
+    fprintf(out, "pool = %u\nlongpoll-pool = %u\n", cfg->pool, cfg->longpoll_pool);
+    fprintf(out, "%s\n", cfg->api_key ? "api-key = <redacted>" : "# api-key: not set");
+    if (cfg->auth_token_file) {
+        print_str(out, "auth-token-file", cfg->auth_token_file);
+    } else {
+        fprintf(out, "%s\n",
+                cfg->auth_token ? "auth-token = <redacted>"
+                                : "# auth-token: not set (no client auth)");
+    }
+    fprintf(out, "max-body = %zu\n", cfg->max_body);
+    fprintf(out, "log-level = %s\n", level_name(cfg->log_level));
+    fprintf(out, "log-format = %s\n", cfg->log_format == SC_LOG_JSON ? "json" : "logfmt");
+    if (cfg->session_secret_file) {
+        print_str(out, "session-secret-file", cfg->session_secret_file);
+    } else {
+        fprintf(out, "%s\n",
+                cfg->session_secret ? "session-secret = <redacted>"
+                                    : "# session-secret: not set (derived from api-key and "
+                                      "auth-token)");
+    }
+    fprintf(out, "session-idle-timeout = %u\nmax-sessions = %u\n", cfg->session_idle_s,
+            (unsigned)cfg->max_sessions);
+    fprintf(out, "shutdown-grace = %u\n", cfg->shutdown_grace_s);
+    fprintf(out, "max-http-connections = %u\nmax-resp-clients = %u\nmax-resp-args = %zu\n",
+            cfg->limits.max_http_connections, cfg->limits.max_resp_clients,
+            cfg->limits.max_resp_args);
+    fprintf(out, "max-resp-bulk = %zu\nmax-longpolls = %u\nresp-output-limit = %zu\n",
+            cfg->limits.max_resp_bulk, cfg->limits.max_longpolls, cfg->limits.resp_output_limit);
+    if (cfg->config_path) {
+        fprintf(out, "# read from config file %s\n", cfg->config_path);
+    }
 }

@@ -110,6 +110,15 @@ void proto_err_from_status(struct proto_err *e, uint8_t status, flo_buf_t body)
     }
 }
 
+void proto_err_from_reply(struct proto_err *e, int err, uint8_t status, flo_buf_t body)
+{
+    if (err) {
+        proto_err_from_code(e, err);
+    } else {
+        proto_err_from_status(e, status, body);
+    }
+}
+
 void proto_err_from_code(struct proto_err *e, int err)
 {
     switch (err) {
@@ -141,6 +150,11 @@ void proto_err_from_code(struct proto_err *e, int err)
         set(e, 429, "BUSY", "overloaded");
         snprintf(e->message, sizeof e->message,
                  "too many requests in flight to the Flo server; retry with backoff");
+        return;
+    case PROTO_ELONGPOLLS:
+        set(e, 429, "BUSY", "too_many_waiting");
+        snprintf(e->message, sizeof e->message,
+                 "too many waiting requests (the sidecar's --max-longpolls limit); retry later");
         return;
     case FLO_ETOOBIG:
         set(e, 413, "ERR", "too_large");

@@ -8,12 +8,11 @@
 #include <string.h>
 
 #include "flo/flo_error.h"
+#include "proto_base64.h"
 #include "proto_session.h"
 #include "proto_session_id.h"
 
 #define DERIVE_LABEL "flo-sidecar session v1"
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int proto__sess_key_init(struct proto__sess_key *key, const uint8_t *secret, size_t secret_len,
                          const char *derive_from)
@@ -89,79 +88,13 @@ int proto__sess_id_encode(const struct proto__sess_key *key, const struct proto_
         return rc;
     }
     pos += PROTO__SESS_MAC_LEN;
-    size_t need = (pos * 8 + 5) / 6;
+    size_t need = proto_b64_encoded_len(pos, false);
     if (need + 1 > cap || need > PROTO_SESS_ID_MAX) {
         return FLO_ELIMIT;
     }
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < pos; i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64url[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0) {
-        out[o++] = b64url[(acc << (6 - bits)) & 63];
-    }
+    size_t o = proto_b64_encode(out, FLO_BUF(raw, pos), true, false);
     out[o] = '\0';
     return (int)o;
-}
-
-static int b64_val(uint8_t c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
-/* Strict base64url: no padding, and the unused low bits of the last
- * character must be zero so that every id has exactly one spelling (the
- * registry is keyed by the text). */
-static int b64_decode(flo_buf_t text, uint8_t *out, size_t cap, size_t *n)
-{
-    if (text.len % 4 == 1) {
-        return FLO_EMALFORMED;
-    }
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < text.len; i++) {
-        int v = b64_val(text.ptr[i]);
-        if (v < 0) {
-            return FLO_EMALFORMED;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= cap) {
-                return FLO_EMALFORMED;
-            }
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
-        return FLO_EMALFORMED;
-    }
-    *n = o;
-    return 0;
 }
 
 static int get_name(const uint8_t *p, size_t end, size_t *pos, int width, flo_buf_t *out)
@@ -187,7 +120,9 @@ int proto__sess_id_decode(const struct proto__sess_key *key, flo_buf_t text, uin
         *why = "session id is empty or too long";
         return FLO_EMALFORMED;
     }
-    if (b64_decode(text, scratch, cap, &n) < 0) {
+    /* Strict base64url: every id has exactly one spelling (the registry is
+     * keyed by the text). */
+    if (proto_b64_decode(text, true, scratch, cap, &n) < 0) {
         *why = "session id is not valid base64url";
         return FLO_EMALFORMED;
     }

@@ -63,7 +63,8 @@ struct proto_sess_op {
     enum op_kind_e kind;
     enum op_step_e step;
     flo_call_t *call;
-    bool linked; /* in reg->ops (unlinked while its final callback runs) */
+    bool longpoll; /* call holds a --max-longpolls slot (proto.h) */
+    bool linked;   /* in reg->ops (unlinked while its final callback runs) */
     uint64_t reconnects_at_send;
     void *arg;
     proto_sess_cb create_cb;

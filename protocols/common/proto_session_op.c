@@ -61,6 +61,10 @@ void proto__sess_op_free(proto_sess_op_t *op)
     if (op->call != NULL) {
         flo_pool_cancel(op->reg->pool, op->call);
     }
+    if (op->longpoll) {
+        op->longpoll = false;
+        proto_longpoll_leave();
+    }
     flo_wbuf_free(&op->claim);
     flo_wbuf_free(&op->value);
     proto_sess_t *s = op->s;
@@ -82,9 +86,20 @@ static int op_send(proto_sess_op_t *op, uint16_t code, flo_buf_t value, flo_buf_
     op->reconnects_at_send = reconnects(op->reg);
     uint32_t timeout = proto_timeout_for_block(block_ms);
     if (block_ms > 0) {
+        /* A waiting read takes a --max-longpolls slot until answered. */
+        int lp = proto_longpoll_enter();
+        if (lp < 0) {
+            return lp;
+        }
+        op->longpoll = true;
         flags |= FLO_SEND_BLOCKING;
     }
-    return flo_pool_send(op->reg->pool, &req, timeout, flags, op_call_cb, op, &op->call);
+    int rc = flo_pool_send(op->reg->pool, &req, timeout, flags, op_call_cb, op, &op->call);
+    if (rc < 0 && op->longpoll) {
+        op->longpoll = false;
+        proto_longpoll_leave();
+    }
+    return rc;
 }
 
 int proto__sess_send_member(proto_sess_op_t *op, uint16_t code, unsigned flags)
@@ -374,6 +389,10 @@ static void op_call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
 {
     proto_sess_op_t *op = arg;
     op->call = NULL;
+    if (op->longpoll) {
+        op->longpoll = false;
+        proto_longpoll_leave();
+    }
     struct proto_err e;
     if (op->kind == OP_LEAVE || op->kind == OP_END) {
         /* Leaving is best effort: the membership is gone from this sidecar

@@ -29,6 +29,10 @@
 
 struct http_req;
 
+#define HTTP_REQUEST_ID_MAX    128 /* longest X-Request-Id taken from a client */
+#define HTTP_REQUEST_ID_HEADER "X-Request-Id"
+#define HTTP_RESULT_MAX        48 /* error code bytes kept for metrics */
+
 /* A route: which methods it serves and its two phases. */
 struct http_route_def {
     enum http_route_e id;
@@ -78,6 +82,7 @@ struct http_req {
     bool body_too_large;       /* stop buffering; 413 at the end */
     struct flo_wbuf opts;      /* TLV options of the upstream request */
     flo_call_t *call;          /* pending upstream call, NULL if none */
+    bool lp_slot;              /* call holds a --max-longpolls slot (proto.h) */
     http_done_cb done;         /* its completion */
     struct MHD_Response *resp; /* reply to queue (owned until queued) */
     unsigned resp_status;
@@ -95,6 +100,12 @@ struct http_req {
 the request was suspended with a
 disconnect watch; stops the route's
 work (its completion must not run) */
+    /* Metrics and request logs (http_metrics.c). */
+    uint64_t t0_ns;                           /* uv_hrtime when the request arrived */
+    uint64_t bytes_in, bytes_out;             /* request line+headers+body, reply body */
+    char result[HTTP_RESULT_MAX];             /* error code of the reply ("" = by status) */
+    bool longpoll;                            /* counted in flo_sidecar_longpolls_waiting */
+    char request_id[HTTP_REQUEST_ID_MAX + 1]; /* X-Request-Id, given or generated */
 };
 
 /* The server: MHD daemon driven from the libuv loop. Freed after every
@@ -106,9 +117,12 @@ struct http_server {
     uv_timer_t timer;      /* MHD_get_timeout, and "run soon" kicks */
     uint16_t port;
     bool closing;
+    bool draining;         /* http_server_drain ran: not accepting any more */
     int close_pending;     /* handles whose close cb has not run yet */
     struct http_req *reqs; /* live requests (utlist DL) */
     uint64_t nreqs;        /* live request count */
+    unsigned conn_limit;   /* MHD_OPTION_CONNECTION_LIMIT (--max-http-connections) */
+    bool at_conn_limit;    /* MHD had conn_limit connections after its last run */
 };
 
 /* ---- replies (http_server.c); each replaces any earlier reply ---- */
@@ -120,6 +134,9 @@ void http_reply_bytes(struct http_req *r, unsigned status, const char *ctype, fl
 void http_reply_json(struct http_req *r, unsigned status, const struct flo_wbuf *json);
 /* {"error": message, "code": code} with e->http_status. */
 void http_reply_error(struct http_req *r, const struct proto_err *e);
+/* That error object serialised into b (initialised here; the caller frees
+ * it in any case). 0 or FLO_ENOMEM. */
+int http_error_json(struct flo_wbuf *b, const struct proto_err *e);
 /* Shorthands that build the proto_err first. */
 void http_reply_code(struct http_req *r, int err);
 /* Add a header to the prepared reply (after an http_reply_*). */
@@ -205,6 +222,32 @@ extern const struct http_route_def http_session_records_route;
 extern const struct http_route_def http_session_ack_route;
 extern const struct http_route_def http_session_nack_route;
 extern const struct http_route_def http_session_touch_route;
+
+/* ---- metrics and request logs (http_metrics.c) ---- */
+
+/* GET /metrics: the Prometheus text exposition. */
+extern const struct http_route_def http_metrics_route;
+/* MHD_OPTION_NOTIFY_CONNECTION: keeps flo_sidecar_client_connections. */
+void http__conn_notify_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe);
+/* The request arrived (uri-log callback): start its clock. */
+void http__req_arrived(struct http_req *r);
+/* Headers are in: take X-Request-Id when it is 1..HTTP_REQUEST_ID_MAX
+ * printable ASCII bytes without spaces, else generate 16 hex digits; count
+ * the request line and headers as received bytes. */
+void http__req_headers(struct http_req *r, const char *method);
+/* Add X-Request-Id to the reply about to be queued. */
+void http__req_reply_headers(struct http_req *r);
+/* The request suspends on a blocking wait (long-poll) / stops waiting.
+ * Both idempotent. */
+void http__req_longpoll_begin(struct http_req *r);
+void http__req_longpoll_end(struct http_req *r);
+/* MHD is done with the request: count it (op, result, latency, bytes) and
+ * write the debug access line (and a warning for a 5xx). */
+void http__req_finished(struct http_req *r);
+/* The request id in a form safe for a logfmt value (quoted if needed);
+ * valid until the next call. */
+const char *http__req_log_id(const struct http_req *r);
 
 /* ---- shared by the KV route files ---- */
 

@@ -11,6 +11,7 @@
 
 #include "flo/flo_error.h"
 #include "proto.h"
+#include "proto_base64.h"
 
 #define U64_DEC_MAX 21 /* 20 digits + NUL */
 
@@ -237,13 +238,10 @@ void http_json_payload(struct http_json *j, const char *name, const char *enc_na
     http_json_cstr(j, enc_name, "base64");
 }
 
-static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Encode with `tbl`; padded output unless `pad` is false. */
-static int b64_encode(struct flo_wbuf *out, flo_buf_t p, const char *tbl, bool pad)
+/* Append the encoding of p (no NUL). */
+static int b64_encode(struct flo_wbuf *out, flo_buf_t p, bool url, bool pad)
 {
-    size_t need = (p.len + 2) / 3 * 4;
+    size_t need = proto_b64_encoded_len(p.len, pad);
     if (need == 0) {
         return 0;
     }
@@ -251,94 +249,38 @@ static int b64_encode(struct flo_wbuf *out, flo_buf_t p, const char *tbl, bool p
     if (rc < 0) {
         return rc;
     }
-    uint8_t *o = out->data + out->len;
-    size_t i = 0;
-    for (; i + 3 <= p.len; i += 3) {
-        uint32_t v = (uint32_t)p.ptr[i] << 16 | (uint32_t)p.ptr[i + 1] << 8 | p.ptr[i + 2];
-        *o++ = (uint8_t)tbl[v >> 18];
-        *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = (uint8_t)tbl[(v >> 6) & 63];
-        *o++ = (uint8_t)tbl[v & 63];
-    }
-    if (i < p.len) {
-        uint32_t v = (uint32_t)p.ptr[i] << 16;
-        if (i + 1 < p.len) {
-            v |= (uint32_t)p.ptr[i + 1] << 8;
-        }
-        *o++ = (uint8_t)tbl[v >> 18];
-        *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = (uint8_t)(i + 1 < p.len ? tbl[(v >> 6) & 63] : '=');
-        *o++ = '=';
-        if (!pad) {
-            /* drop the '=' just written: one for 2 bytes left, two for 1 */
-            need -= i + 1 < p.len ? 1 : 2;
-        }
-    }
-    out->len += need;
+    out->len += proto_b64_encode((char *)out->data + out->len, p, url, pad);
     return 0;
 }
 
 int http_base64_encode(struct flo_wbuf *out, flo_buf_t p)
 {
-    return b64_encode(out, p, b64_std, true);
+    return b64_encode(out, p, false, true);
 }
 
 int http_base64url_encode(struct flo_wbuf *out, flo_buf_t p)
 {
-    return b64_encode(out, p, b64_url, false);
+    return b64_encode(out, p, true, false);
 }
 
-static int b64_val(uint8_t c, bool url)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == (url ? '-' : '+')) {
-        return 62;
-    }
-    if (c == (url ? '_' : '/')) {
-        return 63;
-    }
-    return -1;
-}
-
+/* Append the decoding of in (standard: '=' padding optional). 0,
+ * FLO_EINVAL for bad text or FLO_ENOMEM. */
 static int b64_decode(struct flo_wbuf *out, flo_buf_t in, bool url)
 {
     size_t n = in.len;
     if (!url && n % 4 == 0 && n > 0 && in.ptr[n - 1] == '=') {
         n -= (n >= 2 && in.ptr[n - 2] == '=') ? 2 : 1;
     }
-    if (n % 4 == 1) {
-        return FLO_EINVAL; /* no whole byte in the last group */
-    }
-    int rc = flo_wbuf_reserve(out, n / 4 * 3 + 2);
+    size_t max = proto_b64_decoded_max(n);
+    int rc = flo_wbuf_reserve(out, max);
     if (rc < 0) {
         return rc;
     }
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val(in.ptr[i], url);
-        if (v < 0) {
-            return FLO_EINVAL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out->data[out->len++] = (uint8_t)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+    size_t got = 0;
+    if (proto_b64_decode(FLO_BUF(in.ptr, n), url, out->data + out->len, max, &got) < 0) {
+        return FLO_EINVAL;
     }
-    if (acc != 0) {
-        return FLO_EINVAL; /* non-canonical: leftover bits must be zero */
-    }
+    out->len += got;
     return 0;
 }
 

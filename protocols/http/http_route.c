@@ -47,6 +47,129 @@ const char *http_method_name(enum http_method_e m)
     return method_names[m];
 }
 
+/* Operation names by method: GET (and HEAD), PUT, POST, DELETE, and the
+ * name for any other method. NULL entries fall back to `other`. */
+struct route_ops {
+    const char *get, *put, *post, *del, *other;
+};
+
+static const char *route_op_pick(const struct route_ops *o, enum http_method_e m)
+{
+    const char *n = NULL;
+    switch (m) {
+    case HTTP_M_GET:
+    case HTTP_M_HEAD:
+        n = o->get;
+        break;
+    case HTTP_M_PUT:
+        n = o->put;
+        break;
+    case HTTP_M_POST:
+        n = o->post;
+        break;
+    case HTTP_M_DELETE:
+        n = o->del;
+        break;
+    default:
+        break;
+    }
+    return n ? n : o->other;
+}
+
+const char *http_route_op(enum http_route_e route, enum http_method_e m)
+{
+    static const struct route_ops kv = {"kv_get", "kv_put", NULL, "kv_delete", "kv_key"};
+    static const struct route_ops ttl = {"kv_ttl_get", "kv_ttl_set", NULL, "kv_ttl_clear",
+                                         "kv_ttl"};
+    static const struct route_ops json = {"kv_json_get", "kv_json_set", NULL, "kv_json_delete",
+                                          "kv_json"};
+    static const struct route_ops qmsg = {NULL, NULL, "queue_enqueue", "queue_purge",
+                                          "queue_messages"};
+    static const struct route_ops stream = {"stream_info", "stream_create", NULL, "stream_delete",
+                                            "stream"};
+    static const struct route_ops records = {"stream_read", NULL, "stream_append", NULL,
+                                             "stream_records"};
+    static const struct route_ops group = {"group_info", "group_create", NULL, "group_delete",
+                                           "group"};
+    static const struct route_ops session = {"session_info", NULL, NULL, "session_delete",
+                                             "session"};
+    switch (route) {
+    case HTTP_ROUTE_NONE:
+        return "unmatched";
+    case HTTP_ROUTE_HEALTHZ:
+        return "healthz";
+    case HTTP_ROUTE_READYZ:
+        return "readyz";
+    case HTTP_ROUTE_METRICS:
+        return "metrics";
+    case HTTP_ROUTE_KV_KEY:
+        return route_op_pick(&kv, m);
+    case HTTP_ROUTE_KV_SCAN:
+        return "kv_scan";
+    case HTTP_ROUTE_KV_MGET:
+        return "kv_mget";
+    case HTTP_ROUTE_KV_TXN:
+        return "kv_txn";
+    case HTTP_ROUTE_KV_HISTORY:
+        return "kv_history";
+    case HTTP_ROUTE_KV_INCR:
+        return "kv_incr";
+    case HTTP_ROUTE_KV_TTL:
+        return route_op_pick(&ttl, m);
+    case HTTP_ROUTE_KV_JSON:
+        return route_op_pick(&json, m);
+    case HTTP_ROUTE_QUEUES:
+        return "queue_list";
+    case HTTP_ROUTE_QUEUE:
+        return "queue_stats";
+    case HTTP_ROUTE_QUEUE_MESSAGES:
+        return route_op_pick(&qmsg, m);
+    case HTTP_ROUTE_QUEUE_DEQUEUE:
+        return "queue_dequeue";
+    case HTTP_ROUTE_QUEUE_PEEK:
+        return "queue_peek";
+    case HTTP_ROUTE_QUEUE_ACK:
+        return "queue_ack";
+    case HTTP_ROUTE_QUEUE_NACK:
+        return "queue_nack";
+    case HTTP_ROUTE_QUEUE_TOUCH:
+        return "queue_touch";
+    case HTTP_ROUTE_QUEUE_DLQ:
+        return "queue_dlq";
+    case HTTP_ROUTE_QUEUE_DLQ_REQUEUE:
+        return "queue_dlq_requeue";
+    case HTTP_ROUTE_QUEUE_DLQ_DELETE:
+        return "queue_dlq_delete";
+    case HTTP_ROUTE_STREAMS:
+        return "stream_list";
+    case HTTP_ROUTE_STREAM:
+        return route_op_pick(&stream, m);
+    case HTTP_ROUTE_STREAM_RECORDS:
+        return route_op_pick(&records, m);
+    case HTTP_ROUTE_STREAM_TRIM:
+        return "stream_trim";
+    case HTTP_ROUTE_STREAM_GROUP:
+        return route_op_pick(&group, m);
+    case HTTP_ROUTE_STREAM_GROUP_SWEEPER:
+        return "group_sweeper";
+    case HTTP_ROUTE_STREAM_GROUP_PENDING:
+        return "group_pending";
+    case HTTP_ROUTE_STREAM_GROUP_SESSIONS:
+        return "session_create";
+    case HTTP_ROUTE_SESSION:
+        return route_op_pick(&session, m);
+    case HTTP_ROUTE_SESSION_RECORDS:
+        return "session_records";
+    case HTTP_ROUTE_SESSION_ACK:
+        return "session_ack";
+    case HTTP_ROUTE_SESSION_NACK:
+        return "session_nack";
+    case HTTP_ROUTE_SESSION_TOUCH:
+        return "session_touch";
+    }
+    return "unmatched";
+}
+
 void http_target_init(struct http_target *t)
 {
     t->route = HTTP_ROUTE_NONE;
@@ -371,6 +494,10 @@ int http_route_match(const char *uri, size_t len, struct http_target *t, struct 
     }
     if (path_is(uri, plen, "/readyz")) {
         t->route = HTTP_ROUTE_READYZ;
+        return 0;
+    }
+    if (path_is(uri, plen, "/metrics")) {
+        t->route = HTTP_ROUTE_METRICS;
         return 0;
     }
     if (path_is(uri, plen, "/v1/kv")) {

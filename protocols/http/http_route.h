@@ -76,7 +76,16 @@ enum http_route_e {
     HTTP_ROUTE_SESSION_ACK,           /* /v1/sessions/{id}/ack */
     HTTP_ROUTE_SESSION_NACK,          /* /v1/sessions/{id}/nack */
     HTTP_ROUTE_SESSION_TOUCH,         /* /v1/sessions/{id}/touch */
+    HTTP_ROUTE_METRICS,               /* /metrics (Prometheus) */
 };
+
+/*
+ * The stable operation name of a route reached with method m, used as the
+ * `op` label of the request metrics and in access logs: "kv_get",
+ * "kv_put", "stream_read", "session_records"... ("unmatched" for
+ * HTTP_ROUTE_NONE). A static string.
+ */
+const char *http_route_op(enum http_route_e route, enum http_method_e m);
 
 /* The parsed request target. */
 struct http_target {

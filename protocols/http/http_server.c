@@ -26,6 +26,8 @@
 #include "flo/flo_log.h"
 #include "http_internal.h"
 #include "http_json.h"
+#include "proto_metrics.h"
+#include "proto_auth.h"
 
 #define LISTEN_BACKLOG 4096 /* bursts of thousands of long-poll connects */
 #define DISCARD_SLACK                                                                              \
@@ -94,12 +96,28 @@ static void arm_timer(struct http_server *srv)
     }
 }
 
+static void kick(struct http_server *srv);
+
 static void run_mhd(struct http_server *srv)
 {
     if (srv->mhd == NULL) {
         return;
     }
     MHD_run(srv->mhd);
+    /* At --max-http-connections MHD takes its listen socket out of its
+     * epoll set (new connections wait in the kernel's backlog) and puts it
+     * back only at the start of a later MHD_run: once a connection closed,
+     * run again at once, or a waiting client would hang until unrelated
+     * traffic woke MHD. */
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    unsigned n = di != NULL ? di->num_connections : 0;
+    bool rerun = srv->at_conn_limit && n < srv->conn_limit;
+    srv->at_conn_limit = n >= srv->conn_limit;
+    if (rerun) {
+        kick(srv); /* replaces the timeout timer: the next run re-arms it */
+        return;
+    }
     arm_timer(srv);
 }
 
@@ -138,8 +156,18 @@ static void ext_release(struct http_req *r)
     r->ext = NULL;
 }
 
+/* Give back the request's long-poll slot once its blocking call is over. */
+static void longpoll_release(struct http_req *r)
+{
+    if (r->lp_slot) {
+        r->lp_slot = false;
+        proto_longpoll_leave();
+    }
+}
+
 static void req_free(struct http_req *r)
 {
+    longpoll_release(r);
     ext_release(r);
     if (r->resp) {
         MHD_destroy_response(r->resp);
@@ -177,6 +205,7 @@ static void disc_stop(struct http_req *r)
  * handler again to queue the reply (or close, if the client is gone). */
 static void req_resume(struct http_req *r)
 {
+    http__req_longpoll_end(r);
     disc_stop(r);
     if (r->conn != NULL) {
         MHD_resume_connection(r->conn);
@@ -195,7 +224,9 @@ static void disc_cb(uv_poll_t *p, int status, int events)
         return;
     }
     r->client_gone = true;
-    FLO_DEBUG("HTTP client hung up during a long-poll", "events=%d", events);
+    FLO_DEBUG("HTTP client hung up during a long-poll", "events=%d request_id=%s", events,
+              http__req_log_id(r));
+    longpoll_release(r);
     if (r->call != NULL) {
         flo_pool_cancel(r->srv->ctx->pool, r->call);
         r->call = NULL;
@@ -230,6 +261,7 @@ static void call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
 {
     struct http_req *r = arg;
     r->call = NULL;
+    longpoll_release(r);
     r->done(r, err, status, body);
     if (r->state == HTTP_RS_WAITING && r->call != NULL) {
         return; /* the completion chained another upstream call */
@@ -241,15 +273,27 @@ int http_req_send(struct http_req *r, const struct flo_req *req, uint32_t timeou
                   unsigned flags, http_done_cb done)
 {
     bool suspended = r->state == HTTP_RS_WAITING;
+    if (flags & FLO_SEND_BLOCKING) {
+        /* --max-longpolls: 429 "too many waiting requests" when full. */
+        int lp = proto_longpoll_enter();
+        if (lp < 0) {
+            return lp;
+        }
+        r->lp_slot = true;
+    }
     int rc = flo_pool_send(r->srv->ctx->pool, req, timeout_ms, flags, call_cb, r, &r->call);
     if (rc < 0) {
         r->call = NULL;
+        longpoll_release(r);
         return rc;
     }
     r->done = done;
     if (!suspended) {
         r->state = HTTP_RS_WAITING;
         MHD_suspend_connection(r->conn);
+    }
+    if (flags & FLO_SEND_BLOCKING) {
+        http__req_longpoll_begin(r);
     }
     if ((flags & FLO_SEND_BLOCKING) && !r->disc_open) {
         disc_start(r);
@@ -273,6 +317,7 @@ void http_req_watch_disconnect(struct http_req *r)
     if (r->conn != NULL && !r->disc_open) {
         disc_start(r);
     }
+    http__req_longpoll_begin(r);
 }
 
 const char *http_req_header(struct http_req *r, const char *name)
@@ -289,6 +334,7 @@ static void set_resp(struct http_req *r, unsigned status, struct MHD_Response *r
     }
     r->resp = resp; /* NULL on allocation failure: the connection is closed */
     r->resp_status = status;
+    r->result[0] = '\0'; /* http_reply_error names the error after this */
     r->state = HTTP_RS_REPLIED;
 }
 
@@ -304,6 +350,7 @@ void http_reply_bytes(struct http_req *r, unsigned status, const char *ctype, fl
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     }
     set_resp(r, status, resp);
+    r->bytes_out = body.len;
 }
 
 void http_reply_json(struct http_req *r, unsigned status, const struct flo_wbuf *json)
@@ -311,20 +358,26 @@ void http_reply_json(struct http_req *r, unsigned status, const struct flo_wbuf 
     http_reply_bytes(r, status, "application/json", flo_wbuf_view(json));
 }
 
-void http_reply_error(struct http_req *r, const struct proto_err *e)
+int http_error_json(struct flo_wbuf *b, const struct proto_err *e)
 {
-    struct flo_wbuf b;
     struct http_json j;
-    http_json_start(&j, &b);
+    http_json_start(&j, b);
     http_json_cstr(&j, "error", e->message);
     http_json_cstr(&j, "code", e->code ? e->code : "error");
     http_json_end(&j);
-    if (j.err == 0) {
+    return j.err;
+}
+
+void http_reply_error(struct http_req *r, const struct proto_err *e)
+{
+    struct flo_wbuf b;
+    if (http_error_json(&b, e) == 0) {
         http_reply_json(r, (unsigned)e->http_status, &b);
     } else {
         set_resp(r, (unsigned)e->http_status, NULL);
     }
     flo_wbuf_free(&b);
+    snprintf(r->result, sizeof(r->result), "%s", e->code ? e->code : "error");
 }
 
 void http_reply_code(struct http_req *r, int err)
@@ -397,6 +450,8 @@ static const struct http_route_def *route_def(enum http_route_e id)
         return &healthz_route;
     case HTTP_ROUTE_READYZ:
         return &readyz_route;
+    case HTTP_ROUTE_METRICS:
+        return &http_metrics_route;
     case HTTP_ROUTE_KV_KEY:
         return &http_kv_route;
     case HTTP_ROUTE_KV_SCAN:
@@ -497,6 +552,7 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     r->srv = srv;
     r->conn = conn;
     r->state = HTTP_RS_NEW;
+    http__req_arrived(r);
     http_target_init(&r->target);
     http_kv_params_init(&r->kv);
     flo_wbuf_init(&r->ns_hdr);
@@ -518,6 +574,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    http__req_longpoll_end(r);
+    http__req_finished(r);
     if (r->call != NULL) {
         /* Only reachable if MHD drops a connection we still wait for. */
         flo_pool_cancel(srv->ctx->pool, r->call);
@@ -534,20 +592,33 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(r);
 }
 
-static bool token_ok(const char *hdr, const char *password)
+/* "Authorization: Bearer <token>" against the live token (proto_auth:
+ * constant time, swapped by SIGHUP). A refusal is logged without the
+ * header's value. */
+static bool token_ok(struct http_req *r)
 {
     static const char prefix[] = "Bearer ";
-    if (hdr == NULL || strncasecmp(hdr, prefix, sizeof(prefix) - 1) != 0) {
-        return false;
+    const char *hdr = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    bool ok = hdr != NULL && strncasecmp(hdr, prefix, sizeof(prefix) - 1) == 0 &&
+              proto_auth_check(FLO_BUF_STR(hdr + sizeof(prefix) - 1));
+    if (!ok) {
+        char who[96] = "addr=?";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci != NULL && ci->client_addr != NULL) {
+            char ip[INET6_ADDRSTRLEN] = "?";
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET) {
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+            } else if (sa->sa_family == AF_INET6) {
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+            }
+            snprintf(who, sizeof who, "addr=%s reason=%s", ip,
+                     hdr == NULL ? "missing_token" : "wrong_token");
+        }
+        proto_auth_log_failure("http", who);
     }
-    const char *tok = hdr + sizeof(prefix) - 1;
-    size_t a = strlen(tok), b = strlen(password);
-    /* Compare in time independent of where the first difference is. */
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < a; i++) {
-        diff |= (unsigned char)(tok[i] ^ password[i % (b ? b : 1)]);
-    }
-    return diff == 0 && b > 0;
+    return ok;
 }
 
 /* Headers are in: route, authorise, check method and declared length. */
@@ -570,10 +641,9 @@ static void headers_phase(struct http_req *r, const char *method)
         http_reply_error(r, &e);
         return;
     }
-    if (!r->route->public && ctx->password != NULL && ctx->password[0] != '\0' &&
-        !token_ok(http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), ctx->password)) {
+    if (!r->route->public && proto_auth_required() && !token_ok(r)) {
         proto_err_bad_request(&e, "missing or wrong bearer token: send Authorization: Bearer "
-                                  "<the sidecar's password>");
+                                  "<the sidecar's --auth-token>");
         e.http_status = MHD_HTTP_UNAUTHORIZED;
         e.code = "unauthorized";
         http_reply_error(r, &e);
@@ -630,6 +700,7 @@ static enum MHD_Result queue_reply(struct http_req *r)
     if (r->client_gone || r->resp == NULL) {
         return MHD_NO; /* nobody to answer, or out of memory: close */
     }
+    http__req_reply_headers(r);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->resp_status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -650,6 +721,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     r->conn = conn;
     switch (r->state) {
     case HTTP_RS_NEW:
+        http__req_headers(r, method);
         headers_phase(r, method);
         if (r->state == HTTP_RS_REPLIED && r->resp_status == MHD_HTTP_CONTENT_TOO_LARGE) {
             return queue_reply(r); /* refuse before reading (and before 100-continue) */
@@ -710,6 +782,11 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
         line[--len] = '\0';
     }
+    /* MHD refuses connections over MHD_OPTION_CONNECTION_LIMIT with only
+     * this message: count them for flo_sidecar_client_rejected_total. */
+    if (strstr(line, "reached connection limit") != NULL) {
+        proto_metrics_rejected(PROTO_M_HTTP, PROTO_M_REJ_MAX_CONNECTIONS);
+    }
     /* Client resets and the like are routine for a proxy: debug level. */
     FLO_DEBUG("libmicrohttpd", "detail=\"%s\"", line);
 }
@@ -739,13 +816,20 @@ int http_server_new_opts(const struct proto_ctx *ctx, const char *listen,
     bool v6;
     int rc;
 
-    if (o == NULL) {
-        http_server_opts_defaults(&defaults);
-        o = &defaults;
-    }
     if (ctx == NULL || ctx->loop == NULL || ctx->pool == NULL || out == NULL) {
         return FLO_EINVAL;
     }
+    if (o == NULL) {
+        http_server_opts_defaults(&defaults);
+        if (ctx->limits.max_http_connections != 0) {
+            defaults.conn_limit = ctx->limits.max_http_connections; /* --max-http-connections */
+        }
+        o = &defaults;
+    }
+    if (ctx->password != NULL && (rc = proto_auth_set_token(ctx->password)) < 0) {
+        return rc;
+    }
+    proto_longpoll_set_max(ctx->limits.max_longpolls);
     rc = parse_listen(listen, &ss, &v6);
     if (rc < 0) {
         FLO_ERROR("bad HTTP listen address", "listen=\"%s\" want=ADDR:PORT",
@@ -757,6 +841,7 @@ int http_server_new_opts(const struct proto_ctx *ctx, const char *listen,
         return FLO_ENOMEM;
     }
     srv->ctx = ctx;
+    srv->conn_limit = o->conn_limit;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (v6) {
         flags |= MHD_USE_IPv6;
@@ -769,7 +854,8 @@ int http_server_new_opts(const struct proto_ctx *ctx, const char *listen,
         (size_t)o->conn_memory, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->conn_timeout_s,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG, MHD_OPTION_URI_LOG_CALLBACK,
         uri_log_cb, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
+        http__conn_notify_cb, srv, MHD_OPTION_END);
     if (srv->mhd == NULL) {
         FLO_ERROR("cannot start the HTTP listener", "listen=\"%s\" hint=\"%s\"", listen,
                   "address in use or not local?");
@@ -832,8 +918,9 @@ void http_server_close(http_server_t *srv)
     if (srv == NULL || srv->closing) {
         return;
     }
-    /* Stop accepting first; MHD leaves closing the listen socket to us. */
-    MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
+    /* Stop accepting first (unless a drain did); MHD leaves closing the
+     * listen socket to us. */
+    MHD_socket lfd = srv->draining ? MHD_INVALID_SOCKET : MHD_quiesce_daemon(srv->mhd);
     /* Answer everything still waiting upstream with 503 and let MHD send
      * those replies before the daemon (and every connection) goes away. */
     struct http_req *r, *tmp;
@@ -865,4 +952,55 @@ void http_server_close(http_server_t *srv)
     if (lfd != MHD_INVALID_SOCKET) {
         close(lfd);
     }
+}
+
+/* ---- graceful shutdown ---- */
+
+/* End one waiting long-poll or event stream: its upstream wait is
+ * cancelled and it answers like a closing server (a long-poll gets 503
+ * "shutting_down", an event stream ends once its route state is gone). */
+static void end_longpoll(struct http_req *r)
+{
+    if (r->call != NULL) {
+        flo_pool_cancel(r->srv->ctx->pool, r->call);
+        r->call = NULL;
+    }
+    ext_release(r);
+    http_reply_code(r, FLO_ECLOSING);
+    http_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    req_resume(r);
+}
+
+unsigned http_server_drain(http_server_t *srv, unsigned *ended)
+{
+    if (srv == NULL || srv->closing) {
+        return 0;
+    }
+    if (!srv->draining) {
+        srv->draining = true;
+        MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
+        if (lfd != MHD_INVALID_SOCKET) {
+            close(lfd);
+        }
+    }
+    unsigned busy = 0;
+    struct http_req *r, *tmp;
+    DL_FOREACH_SAFE(srv->reqs, r, tmp)
+    {
+        /* A long-poll or event stream is the one kind of suspended request
+         * that watches its socket (http_req_send with FLO_SEND_BLOCKING,
+         * http_req_watch_disconnect): it would hold the grace period. */
+        if (r->state == HTTP_RS_WAITING && r->disc_open && !r->disc_closing) {
+            end_longpoll(r);
+            if (ended != NULL) {
+                (*ended)++;
+            }
+            continue;
+        }
+        /* Received but not answered, or answered but not yet queued. */
+        if (r->conn != NULL && (r->state != HTTP_RS_REPLIED || r->resp != NULL)) {
+            busy++;
+        }
+    }
+    return busy;
 }

@@ -20,6 +20,17 @@ uint16_t http_server_port(const http_server_t *srv);
 void http_server_close(http_server_t *srv);
 
 /*
+ * Graceful shutdown, called repeatedly (e.g. from a timer) before
+ * http_server_close: the first call stops accepting connections; every
+ * call ends the long-polls and event streams waiting at that moment (a
+ * long-poll answers 503 "shutting_down" with Connection: close, an event
+ * stream ends), adding their number to *ended (may be NULL), and returns
+ * how many other requests are still in progress (being received, waiting
+ * for the upstream, or answered but not yet handed to libmicrohttpd).
+ */
+unsigned http_server_drain(http_server_t *srv, unsigned *ended);
+
+/*
  * Sizing knobs (additive to the contract above; http_server_new uses the
  * defaults). Memory per waiting long-poll is dominated by conn_memory: each
  * connection's request line + headers must fit in about half of it, larger
@@ -38,7 +49,11 @@ struct http_server_opts {
                                 long-polls are not subject to it) */
 };
 void http_server_opts_defaults(struct http_server_opts *o);
-/* http_server_new with explicit sizing; o NULL = defaults. */
+/* http_server_new with explicit sizing; o NULL = defaults, with conn_limit
+ * taken from ctx->limits.max_http_connections when that is set
+ * (--max-http-connections). Over the limit libmicrohttpd stops accepting:
+ * a new connection waits in the kernel's listen backlog, unanswered, until
+ * a connection closes (docs/security.md). */
 int http_server_new_opts(const struct proto_ctx *ctx, const char *listen,
                          const struct http_server_opts *o, http_server_t **out);
 

@@ -22,6 +22,7 @@
 #include "flo/flo_error.h"
 #include "http_body.h"
 #include "http_session.h"
+#include "http_sse.h"
 #include "http_stream.h"
 
 #define CLAIM_IDLE_WHAT "a whole number of milliseconds from 1 to 4294967295"
@@ -423,7 +424,7 @@ static void records_start(struct http_req *r)
 {
     struct hsess *s = r->ext;
     struct proto_err e;
-    if (hs_sse_wanted(r, s->follow)) {
+    if (http_sse_wanted(r, s->follow)) {
         hsess_sse_start(r);
         return;
     }

@@ -19,6 +19,7 @@
 #include "flo/flo_error.h"
 #include "http_body.h"
 #include "http_queue_body.h"
+#include "http_sse.h"
 #include "http_stream.h"
 
 #define MAX_PARTITIONS    65536u /* flo-dev's and Flo's create limit */
@@ -953,7 +954,7 @@ static void records_prepare(struct http_req *r)
     a->block_ms = p[4].u > FLO_MAX_BLOCK_MS ? FLO_MAX_BLOCK_MS : (uint32_t)p[4].u;
     a->has_partition = p[5].seen;
     a->partition = (uint32_t)p[5].u;
-    s->follow = hs_sse_wanted(r, p[6].b);
+    s->follow = http_sse_wanted(r, p[6].b);
     s->has_end_param = p[1].seen;
 }
 

@@ -56,9 +56,7 @@ int hs_json_record(struct http_json *j, const struct flo_stream_record *rec);
 
 /* ---- live follow over Server-Sent Events (http_stream_sse.c) ---- */
 
-/* Whether a GET on the records route asks for a follow: ?follow=true or an
- * Accept header naming text/event-stream. */
-bool hs_sse_wanted(struct http_req *r, bool follow_param);
+/* (Whether a GET asks for a follow: http_sse_wanted in http_sse.h.) */
 /* Start a follow with the parsed read options in s->read (start / tail /
  * count / partition); replies (an error, or the event stream) or suspends. */
 void hs_sse_start(struct http_req *r);

@@ -11,103 +11,38 @@
  * id is a normal JSON error reply; after it the reply is a chunked
  * text/event-stream produced by a libmicrohttpd content-reader callback.
  *
- * The reader hands out the formatted events of the last read; once they are
- * all taken it sends the next read (blocking, on the pool's long-poll lane,
- * from the last id sent) and suspends the connection through http_req_send
- * until the read returns. Memory per follower is therefore one read batch:
- * a client that does not read stops the reader being called, so nothing
- * more is read upstream for it (and MHD's idle timeout eventually drops
- * it). Rounds are cut short so a ": keep-alive" comment goes out at least
- * every SSE_KEEPALIVE_MS. A client hang-up while suspended is seen by the
- * server's disconnect watch (the upstream call is cancelled); sidecar
- * shutdown releases the follow and the reader ends the stream cleanly.
+ * The shared writer (http_sse.c) hands out the formatted events of the last
+ * read; once they are all taken it asks for the next round, which here is a
+ * read (blocking, on the pool's long-poll lane, from the last id sent) that
+ * suspends the connection through http_req_send until it returns. Memory per follower is therefore
+ * one read batch: a client that does not read stops the reader being called, so nothing more is
+ * read upstream for it (and MHD's idle timeout eventually drops it). Rounds are cut short so a ":
+ * keep-alive" comment goes out in time (http_sse.c). A client hang-up while suspended is seen by
+ * the server's disconnect watch (the upstream call is cancelled); sidecar shutdown releases the
+ * follow and the reader ends the stream cleanly.
  */
-#include <microhttpd.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
 #include "flo/flo_ops.h"
+#include "http_sse.h"
 #include "http_stream.h"
 
-#define SSE_ROUND_BLOCK_MS 10000u /* longest blocking read per round */
-#define SSE_KEEPALIVE_MS   15000u /* longest silence on the wire */
-#define SSE_MIN_BLOCK_MS   100u   /* never spin with tiny rounds */
-#define SSE_BLOCK_SIZE     16384u /* MHD's read size hint */
-#define SSE_KEEP_CAP       65536u /* drop a bigger idle buffer once drained */
-#define SSE_MIME           "text/event-stream"
-#define SSE_KEEPALIVE      ": keep-alive\n\n"
-#define LAST_EVENT_ID      "Last-Event-ID"
+#define LAST_EVENT_ID "Last-Event-ID"
 
 /* A follow in progress (hs_state.sse). */
 struct hs_sse {
-    struct flo_wbuf out;         /* formatted events not yet handed to MHD */
-    size_t off;                  /* bytes of out already handed out */
+    struct http_sse w;           /* the event stream */
     struct flo_stream_id cursor; /* last id sent (reads start after it) */
-    uint64_t last_write_ms;      /* loop time bytes were last queued */
-    bool ending;                 /* an error event is queued: end after it */
 };
 
 void hs_sse_free(struct hs_sse *x)
 {
     if (x != NULL) {
-        flo_wbuf_free(&x->out);
+        http_sse_free(&x->w);
         free(x);
     }
-}
-
-bool hs_sse_wanted(struct http_req *r, bool follow_param)
-{
-    if (follow_param) {
-        return true;
-    }
-    const char *accept = http_req_header(r, MHD_HTTP_HEADER_ACCEPT);
-    size_t n = sizeof(SSE_MIME) - 1;
-    for (const char *p = accept; p != NULL && *p != '\0'; p++) {
-        if (strncasecmp(p, SSE_MIME, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static uint64_t now_ms(struct http_req *r)
-{
-    return uv_now(r->srv->ctx->loop);
-}
-
-static int out_cstr(struct hs_sse *x, const char *s)
-{
-    return flo_wbuf_append(&x->out, s, strlen(s));
-}
-
-/* "event: error" with {"error", "code"}, then the stream ends. */
-static void queue_error(struct http_req *r, struct hs_sse *x, const struct proto_err *e)
-{
-    struct flo_wbuf b;
-    struct http_json j;
-    http_json_start(&j, &b);
-    http_json_cstr(&j, "error", e->message);
-    http_json_cstr(&j, "code", e->code ? e->code : "error");
-    http_json_end(&j);
-    /* On allocation failure the stream just ends without the event. */
-    if (j.err == 0 && out_cstr(x, "event: error\ndata: ") == 0 &&
-        flo_wbuf_append(&x->out, b.data, b.len) == 0) {
-        out_cstr(x, "\n\n");
-    }
-    flo_wbuf_free(&b);
-    x->ending = true;
-    x->last_write_ms = now_ms(r);
-}
-
-static void queue_error_code(struct http_req *r, struct hs_sse *x, int err)
-{
-    struct proto_err e;
-    proto_err_from_code(&e, err);
-    queue_error(r, x, &e);
 }
 
 /* Format every record of a read reply as an event; the cursor follows.
@@ -121,28 +56,18 @@ static int queue_records(struct http_req *r, struct hs_sse *x, flo_buf_t body)
     while (rc >= 0 && (rc = flo_stream_records_next(&it, &rec)) == 1) {
         struct flo_wbuf b;
         struct http_json j;
-        char id[FLO_STREAM_ID_TEXT_MAX];
         http_json_start(&j, &b);
         rc = hs_json_record(&j, &rec);
         http_json_end(&j);
         if (rc == 0 && j.err != 0) {
             rc = j.err;
         }
-        if (rc == 0 && flo_stream_id_format(rec.id, id, sizeof(id)) < 0) {
-            rc = FLO_EINVAL;
-        }
-        /* The JSON is one line (strings are escaped), as SSE data must be. */
-        size_t mark = x->out.len;
-        if (rc == 0 && (out_cstr(x, "id: ") < 0 || out_cstr(x, id) < 0 ||
-                        out_cstr(x, "\nevent: record\ndata: ") < 0 ||
-                        flo_wbuf_append(&x->out, b.data, b.len) < 0 || out_cstr(x, "\n\n") < 0)) {
-            x->out.len = mark; /* never half an event */
-            rc = FLO_ENOMEM;
+        if (rc == 0) {
+            rc = http_sse_record(r, &x->w, rec.id, &b);
         }
         flo_wbuf_free(&b);
         if (rc == 0) {
             x->cursor = rec.id;
-            x->last_write_ms = now_ms(r);
         }
     }
     return rc < 0 ? rc : 0;
@@ -177,39 +102,37 @@ static void round_done(struct http_req *r, int err, uint8_t status, flo_buf_t bo
      * afresh (the response itself is already queued). */
     r->state = HTTP_RS_REPLIED;
     if (err < 0) {
-        queue_error_code(r, x, err);
+        http_sse_error_code(r, &x->w, err);
         return;
     }
     if (status != FLO_STATUS_OK) {
         struct proto_err e;
         proto_err_from_status(&e, status, body);
-        queue_error(r, x, &e);
+        http_sse_error(r, &x->w, &e);
         return;
     }
     int rc = queue_records(r, x, body);
     if (rc < 0) {
-        queue_error_code(r, x, rc);
+        http_sse_error_code(r, &x->w, rc);
     }
 }
 
-static ssize_t copy_out(struct hs_sse *x, char *buf, size_t max)
+static bool sse_busy(struct http_req *r)
 {
-    size_t n = x->out.len - x->off;
-    if (n > max) {
-        n = max;
-    }
-    memcpy(buf, x->out.data + x->off, n);
-    x->off += n;
-    if (x->off == x->out.len) {
-        x->off = 0;
-        if (x->out.cap > SSE_KEEP_CAP) {
-            flo_wbuf_free(&x->out); /* a big batch went by: give it back */
-        } else {
-            flo_wbuf_reset(&x->out);
-        }
-    }
-    return (ssize_t)n;
+    return r->call != NULL;
 }
+
+static int sse_round(struct http_req *r, uint32_t block_ms)
+{
+    struct hs_state *s = r->ext;
+    int rc = send_read(r, block_ms, round_done);
+    if (rc < 0) {
+        http_sse_error_code(r, &s->sse->w, rc);
+    }
+    return rc;
+}
+
+static const struct http_sse_ops sse_ops = {.busy = sse_busy, .round = sse_round};
 
 /* MHD wants more of the body. Runs only while the connection is live, so
  * r is valid; r->ext is gone once the server released the follow. */
@@ -218,68 +141,7 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
     struct http_req *r = cls;
     struct hs_state *s = r->ext;
     (void)pos;
-    if (r->client_gone) {
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    if (s == NULL || s->sse == NULL) {
-        return MHD_CONTENT_READER_END_OF_STREAM; /* sidecar shutting down */
-    }
-    struct hs_sse *x = s->sse;
-    if (x->off < x->out.len) {
-        return copy_out(x, buf, max);
-    }
-    if (x->ending) {
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    if (r->call != NULL) {
-        return 0; /* a read is in flight; its completion resumes us */
-    }
-    uint64_t idle = now_ms(r) - x->last_write_ms;
-    if (idle >= SSE_KEEPALIVE_MS) {
-        if (out_cstr(x, SSE_KEEPALIVE) < 0) {
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        x->last_write_ms = now_ms(r);
-        return copy_out(x, buf, max);
-    }
-    uint64_t block = SSE_KEEPALIVE_MS - idle;
-    if (block > SSE_ROUND_BLOCK_MS) {
-        block = SSE_ROUND_BLOCK_MS;
-    }
-    if (block < SSE_MIN_BLOCK_MS) {
-        block = SSE_MIN_BLOCK_MS;
-    }
-    int rc = send_read(r, (uint32_t)block, round_done);
-    if (rc < 0) {
-        queue_error_code(r, x, rc);
-        return copy_out(x, buf, max);
-    }
-    return 0; /* suspended until round_done */
-}
-
-/* The first step succeeded: answer 200 with the event stream. */
-static void begin_stream(struct http_req *r)
-{
-    struct hs_state *s = r->ext;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE, sse_reader, r, NULL);
-    if (resp == NULL) {
-        http_reply_code(r, FLO_ENOMEM);
-        return;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SSE_MIME);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    /* nginx and friends buffer responses unless told not to. */
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    if (r->resp != NULL) {
-        MHD_destroy_response(r->resp);
-    }
-    r->resp = resp;
-    r->resp_status = MHD_HTTP_OK;
-    r->state = HTTP_RS_REPLIED;
-    if (s->sse->out.len == 0) {
-        s->sse->last_write_ms = now_ms(r); /* the headers count as traffic */
-    }
+    return http_sse_read(r, s != NULL && s->sse != NULL ? &s->sse->w : NULL, buf, max);
 }
 
 /* First read from ?start / Last-Event-ID: the backlog (up to count). */
@@ -294,7 +156,7 @@ static void first_done(struct http_req *r, int err, uint8_t status, flo_buf_t bo
         http_reply_code(r, rc);
         return;
     }
-    begin_stream(r);
+    http_sse_respond(r, &s->sse->w, sse_reader);
 }
 
 /* STREAM_INFO for a follow from the tail: start after the last id. */
@@ -311,7 +173,7 @@ static void info_done(struct http_req *r, int err, uint8_t status, flo_buf_t bod
         return;
     }
     s->sse->cursor = in.last;
-    begin_stream(r);
+    http_sse_respond(r, &s->sse->w, sse_reader);
 }
 
 void hs_sse_start(struct http_req *r)
@@ -329,7 +191,7 @@ void hs_sse_start(struct http_req *r)
         http_reply_code(r, FLO_ENOMEM);
         return;
     }
-    flo_wbuf_init(&x->out);
+    http_sse_init(&x->w, &sse_ops);
     s->sse = x;
     /* A reconnecting EventSource repeats the URL (with its ?start): the id
      * it last saw wins, so it resumes without gaps or duplicates. */

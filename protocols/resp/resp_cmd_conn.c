@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "proto_auth.h"
 #include "resp_internal.h"
 
 #ifndef FLO_VERSION_STRING
@@ -33,31 +34,25 @@ static void reply_ok(struct resp_pending *p)
     done(p);
 }
 
-/* Compare in time independent of where the first difference is, so the
- * reply time does not leak how much of a guessed password was right. */
-static bool secret_equal(flo_buf_t given, const char *secret)
-{
-    size_t slen = strlen(secret);
-    unsigned char diff = (unsigned char)(given.len != slen);
-    size_t n = given.len > slen ? given.len : slen;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = i < given.len ? given.ptr[i] : 0;
-        unsigned char b = i < slen ? (unsigned char)secret[i] : 0;
-        diff |= a ^ b;
-    }
-    return diff == 0;
-}
-
 /* Redis' ACL check for the default user: with no password configured the
- * default user is "nopass" (any password works), other users do not exist. */
+ * default user is "nopass" (any password works), other users do not exist.
+ * The password goes through proto_auth (constant time, the live token that
+ * SIGHUP may have replaced); a failure is logged without it. */
 static bool auth_check(const struct resp_client *c, flo_buf_t user, flo_buf_t pass)
 {
-    /* User names are case-sensitive in Redis' ACLs. */
-    if (user.len != strlen(DEFAULT_USER) || memcmp(user.ptr, DEFAULT_USER, user.len) != 0) {
-        return false;
+    /* User names are case-sensitive in Redis' ACLs; the password is still
+     * checked for an unknown user so the reply time does not tell them
+     * apart. */
+    bool user_ok =
+        user.len == strlen(DEFAULT_USER) && memcmp(user.ptr, DEFAULT_USER, user.len) == 0;
+    bool pass_ok = !proto_auth_required() || proto_auth_check(pass);
+    bool ok = user_ok && pass_ok;
+    if (!ok) {
+        char who[96];
+        snprintf(who, sizeof who, "client=%llu addr=%s", (unsigned long long)c->id, c->addr);
+        proto_auth_log_failure("resp", who);
     }
-    const char *pw = c->srv->ctx->password;
-    return pw == NULL || secret_equal(pass, pw);
+    return ok;
 }
 
 /* Redis' validateClientName: printable ASCII without spaces. */
@@ -97,7 +92,7 @@ static void cmd_auth(struct resp_pending *p)
         done(p);
         return;
     }
-    if (p->args.argc == 2 && c->srv->ctx->password == NULL) {
+    if (p->args.argc == 2 && !proto_auth_required()) {
         resp_reply_error(&p->reply,
                          "ERR AUTH <password> called without any password configured for the "
                          "default user. Are you sure your configuration is correct?");
@@ -232,7 +227,7 @@ static void cmd_reset(struct resp_pending *p)
 {
     struct resp_client *c = p->c;
     c->proto = RESP_PROTO_2;
-    c->authed = c->srv->ctx->password == NULL;
+    c->authed = !proto_auth_required();
     free(c->name);
     c->name = NULL;
     c->ns_len = strlen(c->srv->ctx->default_ns);

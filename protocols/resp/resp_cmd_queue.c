@@ -456,6 +456,7 @@ struct bpop_call {
     uint64_t seq;
     uint8_t priority;
     size_t payload_len; /* ACK, RELEASE: the message's payload */
+    bool longpoll;      /* holds a --max-longpolls slot until answered */
     uint8_t payload[];
 };
 
@@ -509,12 +510,26 @@ static int bpop_send(struct bpop *b, struct bpop_call *c, uint16_t op, flo_buf_t
         .opts = opts,
     };
     c->b = b;
+    if (flags & FLO_SEND_BLOCKING) {
+        int lp = proto_longpoll_enter();
+        if (lp < 0) {
+            free(c);
+            return lp;
+        }
+        c->longpoll = true;
+    }
     int err = flo_pool_send(b->pool, &req, timeout_ms, flags, bpop_on_call, c, NULL);
     if (err < 0) {
+        if (c->longpoll) {
+            proto_longpoll_leave();
+        }
         free(c);
         return err;
     }
     b->inflight++;
+    if ((flags & FLO_SEND_BLOCKING) && b->p != NULL) {
+        resp__pending_blocked(b->p); /* a blocked client, for the metrics */
+    }
     return 0;
 }
 
@@ -713,6 +728,10 @@ static void bpop_on_call(void *arg, int err, uint8_t status, flo_buf_t body)
 {
     struct bpop_call *c = arg;
     struct bpop *b = c->b;
+    if (c->longpoll) {
+        c->longpoll = false;
+        proto_longpoll_leave();
+    }
     /* This call stays counted until the end: finishing p below may detach
      * b, which must not free it under us. */
     bool ok = err == 0 && status == FLO_STATUS_OK;

@@ -109,11 +109,7 @@ static bool xi_collect(struct resp_pending *p, unsigned idx, int err, uint8_t st
             x->failed = x->notfound = true;
         } else if (err || status != FLO_STATUS_OK) {
             x->failed = true;
-            if (err) {
-                proto_err_from_code(&x->err, err);
-            } else {
-                proto_err_from_status(&x->err, status, body);
-            }
+            proto_err_from_reply(&x->err, err, status, body);
         } else if (idx < 3 && flo_wbuf_append(&x->bodies[idx], body.ptr, body.len) < 0) {
             x->failed = true;
             proto_err_from_code(&x->err, FLO_ENOMEM);

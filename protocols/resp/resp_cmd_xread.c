@@ -213,12 +213,33 @@ static void xr_reply(struct resp_pending *p)
     resp__pending_done(p);
 }
 
+/* Enter a phase: nothing of it sent or answered yet. */
+static struct xr *xr_phase(struct resp_pending *p, enum xr_phase_e phase)
+{
+    struct xr *x = p->state;
+    x->phase = phase;
+    x->expected = x->answered = 0;
+    return x;
+}
+
+/* One upstream call of the current phase, counted in x->expected unless it
+ * could not be sent. 0 or a negative code. */
+static int xr_send(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t key,
+                   flo_buf_t value, flo_buf_t opts, unsigned flags, uint32_t timeout_ms)
+{
+    struct xr *x = p->state;
+    x->expected++;
+    int err = resp__send_ex(p, idx, op, key, value, opts, flags, timeout_ms);
+    if (err < 0) {
+        x->expected--;
+    }
+    return err;
+}
+
 /* NOACK: ack every record handed out, one ack per stream. */
 static void xr_ack(struct resp_pending *p)
 {
-    struct xr *x = p->state;
-    x->phase = XR_ACK;
-    x->expected = x->answered = 0;
+    struct xr *x = xr_phase(p, XR_ACK);
     unsigned sent = 0;
     for (size_t k = 0; k < x->nkeys && !x->failed; k++) {
         struct flo_stream_rec_iter it;
@@ -239,12 +260,8 @@ static void xr_ack(struct resp_pending *p)
         flo_wbuf_reset(&x->value);
         err = flo_group_ids_value(&x->value, x->gname, x->consumer, ids, n);
         if (err == 0) {
-            x->expected++;
-            err = resp__send(p, (unsigned)k, FLO_OP_GROUP_ACK, key_of(p, x, k),
-                             flo_wbuf_view(&x->value), FLO_BUF_NULL, 0);
-            if (err < 0) {
-                x->expected--;
-            }
+            err = xr_send(p, (unsigned)k, FLO_OP_GROUP_ACK, key_of(p, x, k),
+                          flo_wbuf_view(&x->value), FLO_BUF_NULL, 0, 0);
         }
         if (err < 0) {
             xr_fail_now(p, err);
@@ -274,9 +291,7 @@ static void xr_use_consumer(struct resp_pending *p)
 /* One round of reads (and, for history keys, pending lists). */
 static void xr_round(struct resp_pending *p)
 {
-    struct xr *x = p->state;
-    x->phase = XR_READ;
-    x->expected = x->answered = 0;
+    struct xr *x = xr_phase(p, XR_READ);
     xr_use_consumer(p);
     uint32_t block = 0;
     if (x->blocking && !x->any_hist) {
@@ -307,22 +322,14 @@ static void xr_round(struct resp_pending *p)
         }
         if (err == 0 && x->hist[k]) {
             /* The consumer's own pending entries (filter by consumer). */
-            x->expected++;
-            err = resp__send(p, (unsigned)k, FLO_OP_GROUP_PENDING, key_of(p, x, k),
-                             flo_wbuf_view(&x->value), FLO_BUF_NULL, FLO_SEND_IDEMPOTENT);
-            if (err < 0) {
-                x->expected--;
-            }
+            err = xr_send(p, (unsigned)k, FLO_OP_GROUP_PENDING, key_of(p, x, k),
+                          flo_wbuf_view(&x->value), FLO_BUF_NULL, FLO_SEND_IDEMPOTENT, 0);
         } else if (err == 0) {
-            x->expected++;
-            err = resp__send_ex(p, (unsigned)k, x->group ? FLO_OP_GROUP_READ : FLO_OP_STREAM_READ,
-                                key_of(p, x, k), x->group ? flo_wbuf_view(&x->value) : FLO_BUF_NULL,
-                                flo_wbuf_view(&x->opts),
-                                block ? FLO_SEND_BLOCKING : (x->group ? 0 : FLO_SEND_IDEMPOTENT),
-                                proto_timeout_for_block(block));
-            if (err < 0) {
-                x->expected--;
-            }
+            err = xr_send(p, (unsigned)k, x->group ? FLO_OP_GROUP_READ : FLO_OP_STREAM_READ,
+                          key_of(p, x, k), x->group ? flo_wbuf_view(&x->value) : FLO_BUF_NULL,
+                          flo_wbuf_view(&x->opts),
+                          block ? FLO_SEND_BLOCKING : (x->group ? 0 : FLO_SEND_IDEMPOTENT),
+                          proto_timeout_for_block(block));
         }
         if (err < 0) {
             xr_fail_now(p, err);
@@ -351,9 +358,7 @@ static int xr_calls_grow(struct resp_pending *p, size_t n)
  * COUNT per key), then read each entry's record, all pipelined. */
 static void xr_fetch_start(struct resp_pending *p)
 {
-    struct xr *x = p->state;
-    x->phase = XR_FETCH;
-    x->expected = x->answered = 0;
+    struct xr *x = xr_phase(p, XR_FETCH);
     size_t total = 0;
     for (size_t k = 0; k < x->nkeys; k++) {
         if (!x->hist[k]) {
@@ -408,12 +413,8 @@ static void xr_fetch_start(struct resp_pending *p)
             flo_wbuf_reset(&x->opts);
             int err = flo_stream_read_opts(&x->opts, &ra);
             if (err == 0) {
-                x->expected++;
-                err = resp__send(p, (unsigned)i, FLO_OP_STREAM_READ, key_of(p, x, k), FLO_BUF_NULL,
-                                 flo_wbuf_view(&x->opts), FLO_SEND_IDEMPOTENT);
-                if (err < 0) {
-                    x->expected--;
-                }
+                err = xr_send(p, (unsigned)i, FLO_OP_STREAM_READ, key_of(p, x, k), FLO_BUF_NULL,
+                              flo_wbuf_view(&x->opts), FLO_SEND_IDEMPOTENT, 0);
             }
             if (err < 0) {
                 xr_fail_now(p, err);
@@ -428,19 +429,15 @@ static void xr_fetch_start(struct resp_pending *p)
 /* Resolve XREAD `$` keys to the stream's last id (BLOCK only). */
 static void xr_tail(struct resp_pending *p)
 {
-    struct xr *x = p->state;
-    x->phase = XR_TAIL;
-    x->expected = x->answered = 0;
+    struct xr *x = xr_phase(p, XR_TAIL);
     unsigned sent = 0;
     for (size_t k = 0; k < x->nkeys; k++) {
         if (!x->tail[k]) {
             continue;
         }
-        x->expected++;
-        int err = resp__send(p, (unsigned)k, FLO_OP_STREAM_INFO, key_of(p, x, k), FLO_BUF_NULL,
-                             FLO_BUF_NULL, FLO_SEND_IDEMPOTENT);
+        int err = xr_send(p, (unsigned)k, FLO_OP_STREAM_INFO, key_of(p, x, k), FLO_BUF_NULL,
+                          FLO_BUF_NULL, FLO_SEND_IDEMPOTENT, 0);
         if (err < 0) {
-            x->expected--;
             xr_fail_now(p, err);
             break;
         }
@@ -535,11 +532,7 @@ static void xr_step(struct resp_pending *p, unsigned idx, int err, uint8_t statu
             x->nogroup_key = idx;
         } else if (err || status != FLO_STATUS_OK) {
             x->failed = true;
-            if (err) {
-                proto_err_from_code(&x->err, err);
-            } else {
-                proto_err_from_status(&x->err, status, body);
-            }
+            proto_err_from_reply(&x->err, err, status, body);
         } else if (x->phase == XR_FETCH) {
             size_t n;
             struct xr_fetch *f = &x->fetch[idx];

@@ -26,12 +26,12 @@
 #include "resp_reply.h"
 #include "resp_server.h"
 
-#define RESP_MAX_PENDING     1024u                /* commands of one client awaiting a reply */
-#define RESP_OUTPUT_SOFT     (1u * 1024 * 1024)   /* stop reading while this much output waits */
-#define RESP_OUTPUT_HARD     (256u * 1024 * 1024) /* drop a client whose backlog passes this */
-#define RESP_REDIS_VERSION   "7.2.4"              /* what HELLO/INFO advertise to clients */
-#define RESP_MAX_CLIENT_NAME 256                  /* CLIENT SETNAME / SETINFO value bytes */
-#define RESP_FREE_PENDING    32                   /* recycled command records kept per client */
+#define RESP_MAX_PENDING     1024u              /* commands of one client awaiting a reply */
+#define RESP_OUTPUT_SOFT     (1u * 1024 * 1024) /* stop reading while this much output waits */
+#define RESP_REDIS_VERSION   "7.2.4"            /* what HELLO/INFO advertise to clients */
+#define RESP_MAX_CLIENT_NAME 256                /* CLIENT SETNAME / SETINFO value bytes */
+#define RESP_FREE_PENDING    32                 /* recycled command records kept per client */
+#define RESP_RESULT_MAX      48                 /* error code bytes kept for metrics */
 
 struct resp_pending;
 struct resp_client;
@@ -104,6 +104,7 @@ struct resp_call {
     struct resp_pending *p;
     flo_call_t *call; /* non-NULL while in flight (cancel on disconnect) */
     unsigned idx;
+    bool longpoll; /* holds a proto_longpoll_enter slot until done/cancelled */
 };
 
 struct resp_pending {
@@ -114,6 +115,7 @@ struct resp_pending {
     int proto;                        /* client protocol when the command arrived */
     bool done;                        /* reply complete */
     bool close_after;                 /* close the connection once this reply is written */
+    bool held;                        /* done behind an unfinished one: counted in c->held_bytes */
     char ns[PROTO_MAX_NAMESPACE + 1]; /* namespace when the command arrived */
     size_t ns_len;
     struct resp_call *calls; /* owned array of ncalls (or &call1) */
@@ -123,7 +125,12 @@ struct resp_pending {
     resp_step_cb step;          /* completion of each call */
     const struct resp_cmd *cmd; /* set once the command was found and may run */
     bool waiting;               /* held back: an earlier command uses the same key */
-    bool barrier;               /* counted in c->barriers until done */
+    bool blocking;              /* sent a FLO_SEND_BLOCKING request (a long-poll) */
+    /* Metrics (resp_server.c): */
+    uint64_t t0_ns;               /* uv_hrtime when parsed */
+    bool lp_counted;              /* counted in flo_sidecar_longpolls_waiting */
+    char result[RESP_RESULT_MAX]; /* error code of an error reply ("" = by prefix) */
+    bool barrier;                 /* counted in c->barriers until done */
     /* Ordering state (resp_order.c). */
     struct resp_pending *held_next; /* c->held list while waiting */
     bool writes, blind;             /* classification when admitted */
@@ -158,8 +165,12 @@ struct resp_server {
     uint64_t start_ms;     /* uv_now at start, for uptime */
     unsigned open_handles; /* listener + flush + clients; freed at 0 when closing */
     bool closing;
+    bool draining; /* resp_server_drain ran: listener closed, no new commands */
     uint16_t port;
     struct resp_parse_limits lim;
+    struct proto_limits limits;    /* ctx->limits with the defaults filled in */
+    unsigned long long rejected;   /* connections refused over max_resp_clients */
+    uint64_t rejected_log_ms;      /* uv_now of the last rejection log line */
     struct resp_scan_table *scans; /* SCAN cursors (resp_cmd_scan.c), owned */
     char rbuf[64 * 1024];          /* read buffer shared by the clients (one loop) */
 };
@@ -175,6 +186,7 @@ struct resp_client {
     unsigned npending;
     struct flo_wbuf out;  /* replies not yet handed to libuv */
     struct flo_wbuf wout; /* bytes of the write in flight */
+    size_t held_bytes;    /* replies done behind an unfinished command */
     uv_write_t wreq;
     bool writing, reading, eof, closing;
     bool stop_parsing; /* QUIT or a protocol error: ignore later input */
@@ -235,6 +247,19 @@ void resp__room_wait(struct resp_client *c);
 /* Wake every client waiting for room (an upstream reply freed some). */
 void resp__room_wake(struct resp_server *srv);
 
+/* A command sent a blocking upstream request: count its client as blocked
+ * (flo_sidecar_longpolls_waiting{protocol="resp"}) until it replies or
+ * goes away. Idempotent. */
+void resp__pending_blocked(struct resp_pending *p);
+/* (resp_metrics.c) The command's reply is complete: count it under its
+ * lowercased table name ("unknown" for unknown commands) with its result
+ * ("ok", or the error code of an error reply) and its time since it was
+ * parsed, and end its blocked state. */
+void resp__pending_observe(struct resp_pending *p);
+/* The command goes away (client closed) without replying: end its blocked
+ * state. Idempotent. */
+void resp__pending_unblocked(struct resp_pending *p);
+
 /* ---- resp_upstream.c ---- */
 
 /* Allocate p->calls for n upstream requests. 0 or FLO_ENOMEM. */
@@ -262,6 +287,14 @@ void resp__upstream_retry(struct resp_client *c);
 /* Cancel every upstream request of the client's commands and drop the
  * deferred ones (client close; no callback runs afterwards). */
 void resp__upstream_cancel_all(struct resp_client *c);
+/*
+ * Graceful shutdown: cancel the blocking upstream requests of p (a command
+ * that long-polls) and answer it with a null reply, what Redis answers
+ * when a blocking command times out. false (nothing done) when p is not
+ * waiting on a blocking request that was sent (one still queued on the
+ * client's connection is left alone).
+ */
+bool resp__upstream_end_blocked(struct resp_pending *p);
 
 /* ---- resp_order.c ---- */
 

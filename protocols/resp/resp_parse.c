@@ -124,6 +124,10 @@ static void *obj_string(const redisReadTask *t, char *str, size_t len)
         parse_fail(p, "Protocol error: invalid bulk length");
         return NULL;
     }
+    if (p->unauthenticated && len > RESP_UNAUTH_MAX_BULK) {
+        parse_fail(p, "Protocol error: unauthenticated bulk length");
+        return NULL;
+    }
     if (p->cmd_bytes + len > p->lim.max_command) {
         parse_fail(p, "Protocol error: command too large");
         return NULL;
@@ -299,7 +303,12 @@ static int check_mbulk_header(struct resp_parser *p, const char *s, size_t avail
         return 0; /* need the '\n' too */
     }
     long long n;
-    if (!parse_ll(s + 1, (size_t)cr - 1, &n) || n > (long long)p->lim.max_args || n > INT_MAX) {
+    bool parsed = parse_ll(s + 1, (size_t)cr - 1, &n);
+    if (parsed && n <= INT_MAX && p->unauthenticated && n > (long long)RESP_UNAUTH_MAX_ARGS) {
+        parse_fail(p, "Protocol error: unauthenticated multibulk length");
+        return FLO_EMALFORMED;
+    }
+    if (!parsed || n > (long long)p->lim.max_args || n > INT_MAX) {
         parse_fail(p, "Protocol error: invalid multibulk length");
         return FLO_EMALFORMED;
     }
@@ -336,6 +345,10 @@ static int check_pending_item(struct resp_parser *p)
         long long n;
         if (!parse_ll(s, (size_t)cr, &n) || n < 0 || (unsigned long long)n > p->lim.max_bulk) {
             parse_fail(p, "Protocol error: invalid bulk length");
+            return FLO_EMALFORMED;
+        }
+        if (p->unauthenticated && n > (long long)RESP_UNAUTH_MAX_BULK) {
+            parse_fail(p, "Protocol error: unauthenticated bulk length");
             return FLO_EMALFORMED;
         }
         if (p->cmd_bytes + (size_t)n > p->lim.max_command) {

@@ -6,8 +6,9 @@
  * shell pipe sends: "SET k v\r\n") are split with Redis' quoting rules.
  *
  * Everything read from the socket is bounded: the multibulk count, each bulk
- * length, the inline line and the total argument bytes of one command. A
- * violation is a protocol error: the caller answers "-ERR <message>" and
+ * length, the inline line and the total argument bytes of one command, and
+ * much lower counts and lengths before the client has authenticated (as
+ * Redis does). A violation is a protocol error: the caller answers "-ERR <message>" and
  * closes the connection, as redis-server does.
  */
 #ifndef RESP_PARSE_H
@@ -22,6 +23,10 @@
 #define RESP_DEFAULT_MAX_BULK    (32u * 1024 * 1024) /* bytes of one argument */
 #define RESP_MAX_INLINE          (64u * 1024)        /* Redis' PROTO_INLINE_MAX_SIZE */
 #define RESP_DEFAULT_MAX_COMMAND (64u * 1024 * 1024) /* argument bytes of one command */
+/* Redis' limits for a client that has not authenticated yet (when auth is
+ * required): a stranger cannot make the server buffer large requests. */
+#define RESP_UNAUTH_MAX_ARGS 10u
+#define RESP_UNAUTH_MAX_BULK 16384u
 
 struct resp_parse_limits {
     size_t max_args;    /* largest multibulk count accepted */
@@ -53,6 +58,8 @@ struct resp_parser {
     struct resp_parse_limits lim; /* copied at init */
     size_t cmd_bytes;             /* argument bytes of the multibulk being read */
     int failed;                   /* sticky: a protocol error was reported */
+    bool unauthenticated;         /* set by the owner: apply RESP_UNAUTH_* (and Redis'
+                                     "unauthenticated ... length" errors) */
     char err[160];                /* message of the protocol error, without "ERR " */
 };
 

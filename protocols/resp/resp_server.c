@@ -8,8 +8,11 @@
  * Bounds: at most RESP_MAX_PENDING commands per client are in progress and
  * at most RESP_OUTPUT_SOFT bytes of output wait before the client is no
  * longer read (backpressure: a client that does not read stops being read);
- * a client whose backlog still grows past RESP_OUTPUT_HARD is disconnected.
- * Parser limits bound everything buffered from the socket.
+ * a client whose unsent replies still grow past --resp-output-limit (the
+ * replies of commands already in progress) is disconnected, as Redis does
+ * with client-output-buffer-limit. Parser limits (--max-resp-args,
+ * --max-resp-bulk) bound everything buffered from the socket, and
+ * --max-resp-clients the number of clients.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -18,6 +21,8 @@
 
 #include "flo/flo_error.h"
 #include "flo/flo_log.h"
+#include "proto_auth.h"
+#include "proto_metrics.h"
 #include "resp_internal.h"
 
 /* Write buffers above this are released after a write instead of reused. */
@@ -127,6 +132,7 @@ static void room_unlink(struct resp_client *c)
 static void pending_free(struct resp_pending *p)
 {
     struct resp_client *c = p->c;
+    resp__pending_unblocked(p);
     resp_argv_free(&p->args);
     if (p->calls != &p->call1) {
         free(p->calls);
@@ -178,9 +184,26 @@ static void free_list_clear(struct resp_client *c)
     c->nfree = 0;
 }
 
+/* Reply bytes produced and not yet written to the socket. */
 static size_t backlog(const struct resp_client *c)
 {
-    return c->out.len + c->wout.len;
+    return c->out.len + c->wout.len + c->held_bytes;
+}
+
+/* Over --resp-output-limit: log (the client is closed right after, so once
+ * per client) and tell the caller to close. */
+static bool over_output_limit(const struct resp_client *c)
+{
+    size_t limit = c->srv->limits.resp_output_limit;
+    if (backlog(c) <= limit) {
+        return false;
+    }
+    FLO_WARN("resp client dropped",
+             "client=%llu addr=%s reason=output_buffer bytes=%zu limit=%zu "
+             "hint=\"the client does not read its replies (--resp-output-limit)\"",
+             (unsigned long long)c->id, c->addr, backlog(c), limit);
+    proto_metrics_rejected(PROTO_M_RESP, PROTO_M_REJ_OUTPUT_BUFFER);
+    return true;
 }
 
 /* Move completed replies from the head of the queue to the output buffer.
@@ -195,9 +218,14 @@ static int queue_drain(struct resp_client *c)
             c->tail = NULL;
         }
         c->npending--;
+        if (p->held) {
+            c->held_bytes -= p->reply.len;
+            p->held = false;
+        }
         if (!err && flo_wbuf_append(&c->out, p->reply.data, p->reply.len) < 0) {
             err = FLO_ENOMEM;
         }
+        proto_metrics_bytes(PROTO_M_RESP, 0, p->reply.len);
         if (p->close_after) {
             c->stop_parsing = true;
             c->eof = true; /* close once everything is written */
@@ -209,6 +237,9 @@ static int queue_drain(struct resp_client *c)
 
 void resp__pending_done(struct resp_pending *p)
 {
+    if (!p->done) {
+        resp__pending_observe(p);
+    }
     p->done = true;
     if (p->in_handler) {
         return; /* resp_order.c finishes it once the handler returns */
@@ -225,17 +256,24 @@ void resp__pending_finish(struct resp_pending *p)
         c->barriers--;
     }
     if (c->head != p) {
-        /* An earlier command is still waiting: keep request order. */
+        /* An earlier command is still waiting: keep request order. The
+         * reply waits in p and counts against the output limit. */
+        if (!p->held) {
+            p->held = true;
+            c->held_bytes += p->reply.len;
+        }
+        if (over_output_limit(c)) {
+            client_close(c);
+        }
         return;
     }
     if (queue_drain(c) < 0) {
-        FLO_WARN("resp client dropped", "id=%llu reason=out_of_memory", (unsigned long long)c->id);
+        FLO_WARN("resp client dropped", "client=%llu cmd=%s reason=out_of_memory",
+                 (unsigned long long)c->id, c->last_cmd ? c->last_cmd : "-");
         client_close(c);
         return;
     }
-    if (backlog(c) > RESP_OUTPUT_HARD) {
-        FLO_WARN("resp client dropped", "id=%llu reason=output_backlog bytes=%zu",
-                 (unsigned long long)c->id, backlog(c));
+    if (over_output_limit(c)) {
         client_close(c);
         return;
     }
@@ -251,6 +289,7 @@ void resp__pending_close_after(struct resp_pending *p)
 void resp__reply_proto_err(struct resp_pending *p, const struct proto_err *e)
 {
     resp_reply_errorf(&p->reply, "%s %s", e->resp_prefix, e->message);
+    snprintf(p->result, sizeof(p->result), "%s", e->code ? e->code : "error");
 }
 
 void resp__reply_upstream_err(struct resp_pending *p, int err, uint8_t status, flo_buf_t body)
@@ -297,6 +336,7 @@ static void client_close(struct resp_client *c)
     }
     c->tail = NULL;
     c->npending = 0;
+    c->held_bytes = 0;
     c->barriers = 0;
     c->nwaiting = 0;
     resp__order_free(c);
@@ -321,6 +361,7 @@ static void client_close(struct resp_client *c)
         c->next->prev = c->prev;
     }
     srv->nclients--;
+    proto_metrics_conn(PROTO_M_RESP, -1);
     uv_close((uv_handle_t *)&c->tcp, on_client_closed);
 }
 
@@ -455,8 +496,12 @@ static void on_flush(uv_idle_t *h)
 /* Parse and dispatch buffered commands while the client has room. */
 static void client_process(struct resp_client *c)
 {
+    /* Commands parsed in one pass arrived together: one clock read. */
+    uint64_t t0_ns = uv_hrtime();
     while (!c->closing && !c->stop_parsing && c->npending < RESP_MAX_PENDING) {
         struct resp_argv args;
+        /* AUTH before this command ran synchronously: the limits follow. */
+        c->parser.unauthenticated = !c->authed;
         int rc = resp_parser_next(&c->parser, &args);
         if (rc == 0) {
             break;
@@ -468,6 +513,7 @@ static void client_process(struct resp_client *c)
             return;
         }
         p->c = c;
+        p->t0_ns = t0_ns;
         p->proto = c->proto;
         memcpy(p->ns, c->ns, c->ns_len);
         p->ns_len = c->ns_len;
@@ -525,6 +571,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->stop_parsing) {
         return; /* after QUIT or a protocol error input is ignored */
     }
+    proto_metrics_bytes(PROTO_M_RESP, (uint64_t)nread, 0);
     if (resp_parser_feed(&c->parser, buf->base, (size_t)nread) < 0) {
         client_close(c);
         return;
@@ -556,6 +603,30 @@ static void fmt_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
     snprintf(out, cap, "%s:%u", ip, port);
 }
 
+/* Redis' reply to a connection over maxclients (then it closes). */
+#define MAX_CLIENTS_REPLY "-ERR max number of clients reached\r\n"
+
+/* Accepted over --max-resp-clients: answer like Redis and close. The
+ * reply fits any fresh socket's send buffer, so one try_write is enough. */
+static void client_reject(struct resp_client *c)
+{
+    struct resp_server *srv = c->srv;
+    uv_buf_t b = uv_buf_init((char *)MAX_CLIENTS_REPLY, sizeof(MAX_CLIENTS_REPLY) - 1);
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    srv->rejected++;
+    proto_metrics_rejected(PROTO_M_RESP, PROTO_M_REJ_MAX_CONNECTIONS);
+    uint64_t now = uv_now(srv->listener.loop);
+    if (srv->rejected == 1 || now - srv->rejected_log_ms >= 1000) {
+        /* At most one line a second: a reconnect storm must not flood. */
+        FLO_WARN("resp client rejected",
+                 "reason=max_connections clients=%zu limit=%u rejected_total=%llu", srv->nclients,
+                 srv->limits.max_resp_clients, (unsigned long long)srv->rejected);
+        srv->rejected_log_ms = now;
+    }
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, on_client_closed);
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
     struct resp_server *srv = ls->data;
@@ -579,10 +650,14 @@ static void on_connection(uv_stream_t *ls, int status)
         uv_close((uv_handle_t *)&c->tcp, on_client_closed);
         return;
     }
+    if (srv->nclients >= srv->limits.max_resp_clients) {
+        client_reject(c);
+        return;
+    }
     flo_wbuf_init(&c->out);
     flo_wbuf_init(&c->wout);
     c->proto = RESP_PROTO_2;
-    c->authed = srv->ctx->password == NULL;
+    c->authed = !proto_auth_required();
     c->id = ++srv->next_id;
     c->created_ms = c->last_ms = uv_now(ls->loop);
     c->ns_len = strlen(srv->ctx->default_ns);
@@ -603,6 +678,7 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     srv->clients = c;
     srv->nclients++;
+    proto_metrics_conn(PROTO_M_RESP, 1);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
         client_close(c);
         return;
@@ -654,12 +730,19 @@ int resp_server_new(const struct proto_ctx *ctx, const char *listen, resp_server
         return FLO_ENOMEM;
     }
     srv->ctx = ctx;
+    if (ctx->password != NULL && (rc = proto_auth_set_token(ctx->password)) < 0) {
+        free(srv);
+        return rc;
+    }
+    proto_limits_resolve(&ctx->limits, ctx->max_body, &srv->limits);
+    proto_longpoll_set_max(srv->limits.max_longpolls);
     resp_parse_limits_defaults(&srv->lim);
-    /* A value may be up to max_body; allow a margin so a slightly larger
-     * value is still framed and refused with an error instead of a
-     * protocol error that closes the connection. */
-    size_t maxb = (ctx->max_body ? ctx->max_body : PROTO_DEFAULT_MAX_BODY);
-    srv->lim.max_bulk = maxb * 2 > PROTO_MAX_KEY * 2 ? maxb * 2 : PROTO_MAX_KEY * 2;
+    srv->lim.max_args = srv->limits.max_resp_args;
+    /* The default (max_body + slack) lets a slightly larger value still be
+     * framed and refused with "value too large" instead of a protocol
+     * error that closes the connection; keys must always fit. */
+    srv->lim.max_bulk = srv->limits.max_resp_bulk > PROTO_MAX_KEY * 2 ? srv->limits.max_resp_bulk
+                                                                      : PROTO_MAX_KEY * 2;
     srv->lim.max_command = srv->lim.max_bulk + RESP_DEFAULT_MAX_COMMAND;
     srv->start_ms = uv_now(ctx->loop);
 
@@ -710,8 +793,51 @@ void resp_server_close(resp_server_t *srv)
     }
     resp__scan_table_free(srv);
     uv_idle_stop(&srv->flush);
-    uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
+    if (!srv->draining) { /* a drain closed the listener already */
+        uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
+    }
     uv_close((uv_handle_t *)&srv->flush, on_handle_closed);
     uv_timer_stop(&srv->room_timer);
     uv_close((uv_handle_t *)&srv->room_timer, on_handle_closed);
+}
+
+unsigned resp_server_drain(resp_server_t *srv, unsigned *ended)
+{
+    if (!srv || srv->closing) {
+        return 0;
+    }
+    if (!srv->draining) {
+        srv->draining = true;
+        uv_close((uv_handle_t *)&srv->listener, on_handle_closed);
+        /* Commands already received finish; later input is ignored. */
+        for (struct resp_client *c = srv->clients; c; c = c->next) {
+            c->stop_parsing = true;
+        }
+    }
+    unsigned busy = 0;
+    struct resp_client *c = srv->clients;
+    while (c) {
+        struct resp_client *next = c->next;
+        /* Answering a command may free it and the finished ones after it:
+         * walk again from the head after each one. */
+        bool again = true;
+        while (again && !c->closing) {
+            again = false;
+            for (struct resp_pending *p = c->head; p; p = p->next) {
+                if (resp__upstream_end_blocked(p)) {
+                    if (ended) {
+                        (*ended)++;
+                    }
+                    again = true;
+                    break;
+                }
+            }
+        }
+        if (!c->closing) {
+            /* Unanswered commands, or replies not written yet. */
+            busy += c->npending + (backlog(c) > 0 || c->writing ? 1u : 0u);
+        }
+        c = next;
+    }
+    return busy;
 }

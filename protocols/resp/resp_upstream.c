@@ -14,6 +14,10 @@
  * queues behind it (order), the client is not read meanwhile, and the flush
  * phase sends the queue in order once an upstream reply has arrived (room
  * was freed) or, as a fallback, after a few milliseconds.
+ *
+ * A blocking request (FLO_SEND_BLOCKING) takes one of the process-wide
+ * long-poll slots (--max-longpolls) for as long as it is queued or in
+ * flight; without a slot it fails at once with PROTO_ELONGPOLLS (-BUSY).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +62,10 @@ static void on_call(void *arg, int err, uint8_t status, flo_buf_t body)
     struct resp_pending *p = rc->p;
     struct resp_server *srv = p->c->srv;
     rc->call = NULL;
+    if (rc->longpoll) {
+        rc->longpoll = false;
+        proto_longpoll_leave();
+    }
     p->outstanding--;
     p->step(p, rc->idx, err, status, body); /* p may be freed */
     if (srv->room_waiters) {
@@ -147,6 +155,13 @@ int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t k
     };
     struct resp_call *rc = &p->calls[idx];
     rc->call = NULL;
+    if (flags & FLO_SEND_BLOCKING) {
+        int lp = proto_longpoll_enter();
+        if (lp < 0) {
+            return lp;
+        }
+        rc->longpoll = true;
+    }
     int err = FLO_ELIMIT;
     if (!c->defer_head) {
         err = flo_pool_send_affine(c->srv->ctx->pool, affinity(c), &req, timeout_ms, flags, on_call,
@@ -162,8 +177,16 @@ int resp__send_ex(struct resp_pending *p, unsigned idx, uint16_t op, flo_buf_t k
     }
     if (err == 0) {
         p->outstanding++;
+        if (flags & FLO_SEND_BLOCKING) {
+            p->blocking = true;
+            resp__pending_blocked(p);
+        }
     } else {
         rc->call = NULL;
+        if (rc->longpoll) {
+            rc->longpoll = false;
+            proto_longpoll_leave();
+        }
     }
     return err;
 }
@@ -201,6 +224,11 @@ void resp__upstream_cancel_all(struct resp_client *c)
                 flo_pool_cancel(pool, p->calls[i].call);
                 p->calls[i].call = NULL;
             }
+            /* In flight or deferred: no callback will run now. */
+            if (p->calls[i].longpoll) {
+                p->calls[i].longpoll = false;
+                proto_longpoll_leave();
+            }
         }
     }
     while (c->defer_head) {
@@ -209,4 +237,30 @@ void resp__upstream_cancel_all(struct resp_client *c)
         free(d);
     }
     c->defer_tail = NULL;
+}
+
+bool resp__upstream_end_blocked(struct resp_pending *p)
+{
+    struct resp_client *c = p->c;
+    if (!p->blocking || p->done || p->outstanding == 0 || p->in_handler) {
+        return false;
+    }
+    for (struct resp_deferred *d = c->defer_head; d; d = d->next) {
+        if (d->rc->p == p) {
+            return false; /* not sent yet: freeing p would leave d dangling */
+        }
+    }
+    for (unsigned i = 0; i < p->ncalls; i++) {
+        if (p->calls[i].call) {
+            flo_pool_cancel(c->srv->ctx->pool, p->calls[i].call);
+            p->calls[i].call = NULL;
+        }
+    }
+    p->outstanding = 0;
+    flo_wbuf_reset(&p->reply);
+    if (resp_reply_null_array(&p->reply, p->proto) < 0) {
+        resp_reply_error(&p->reply, "TRYAGAIN the sidecar is shutting down");
+    }
+    resp__pending_done(p);
+    return true;
 }

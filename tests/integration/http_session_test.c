@@ -143,6 +143,14 @@ static cJSON *read_sess(const char *id, const char *query)
     return jreq("GET", path, NULL, 200);
 }
 
+/* A session read (with query) must deliver nothing. */
+static void expect_no_records(const char *id, const char *query)
+{
+    cJSON *doc = read_sess(id, query);
+    cr_assert_eq(ts_json_num(doc, "count"), 0, "session %s delivered records", id);
+    cJSON_Delete(doc);
+}
+
 static const cJSON *recs_of(const cJSON *doc)
 {
     const cJSON *a = cJSON_GetObjectItem(doc, "records");
@@ -289,9 +297,7 @@ Test(http_session, two_sessions_split_records_without_duplicates)
     cr_assert_gt(got_b, 0);
     cr_assert_eq(group_field("split", "g", "pending"), 0);
     /* Nothing is left for either. */
-    cJSON *doc = read_sess(a, "count=10&block_ms=200");
-    cr_assert_eq(ts_json_num(doc, "count"), 0);
-    cJSON_Delete(doc);
+    expect_no_records(a, "count=10&block_ms=200");
 }
 
 /* Session a reads and never acks; b (waiting) gets the record by claim. */
@@ -372,9 +378,7 @@ Test(http_session, max_deliver_drops_a_poison_record)
     doc = read_sess(b, "count=5&block_ms=500");
     cr_assert_eq(ts_json_num(doc, "count"), 0, "a dropped record was delivered again");
     cJSON_Delete(doc);
-    doc = read_sess(a, "count=5");
-    cr_assert_eq(ts_json_num(doc, "count"), 0);
-    cJSON_Delete(doc);
+    expect_no_records(a, "count=5");
 }
 
 /* ---- liveness ---- */
@@ -412,9 +416,7 @@ Test(http_session, rejoins_after_flodev_restart)
     put_group("rs", "g", "{\"ack_timeout_ms\":0}");
     char id[ID_MAX];
     create("rs", "g", "{\"consumer\":\"survivor\"}", id);
-    cJSON *doc = read_sess(id, "count=1");
-    cr_assert_eq(ts_json_num(doc, "count"), 0);
-    cJSON_Delete(doc);
+    expect_no_records(id, "count=1");
 
     ts_kill(&dev.proc, SIGKILL);
     cr_assert_eq(ts_flodev_restart(&dev), 0);
@@ -535,9 +537,7 @@ Test(http_session, sse_delivers_appends_live)
     cr_assert_eq(idop(id, "ack", r2), 1);
     cr_assert_eq(group_field("live", "g", "pending"), 0);
     /* The sidecar is still fine after the client went away mid-wait. */
-    cJSON *doc = read_sess(id, "count=1");
-    cr_assert_eq(ts_json_num(doc, "count"), 0);
-    cJSON_Delete(doc);
+    expect_no_records(id, "count=1");
 }
 
 /* ---- cross-protocol ---- */
@@ -633,9 +633,7 @@ Test(http_session, bad_input_is_a_clear_4xx)
     snprintf(path, sizeof(path), "/v1/sessions/%s", id);
     expect_err("PUT", path, NULL, 405, "method_not_allowed", "DELETE");
     /* The session is still fine after all that. */
-    cJSON *doc = read_sess(id, "count=1");
-    cr_assert_eq(ts_json_num(doc, "count"), 0);
-    cJSON_Delete(doc);
+    expect_no_records(id, "count=1");
 }
 
 /* ---- clients that go away, a sidecar that stops ---- */

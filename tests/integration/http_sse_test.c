@@ -7,7 +7,8 @@
  * reconnect with Last-Event-ID resumes without gaps or duplicates; 20
  * concurrent followers all see every record; followers that hang up leave
  * the sidecar serving (and, under ASan, nothing leaked: the fixture checks
- * the sidecar's log at teardown). Followers are libcurl multi handles with a
+ * the sidecar's log at teardown); a 200 KiB record, far larger than the
+ * writer's 2 KiB block, arrives whole and in order. Followers are libcurl multi handles with a
  * write callback, pumped with bounded waits; one runs as `curl -N` via
  * ts_run.
  */
@@ -31,6 +32,7 @@
 #define ID_LEN       FLO_STREAM_ID_TEXT_MAX
 #define CURL_N_SECS  "2"
 #define CURL_N_WAIT  8000
+#define BIG_LEN      (200u * 1024u) /* many times the SSE block size */
 
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
@@ -452,4 +454,48 @@ Test(http_sse, bad_requests_are_plain_json_errors)
     cr_assert_eq(r.status, 400, "%s", r.body);
     cr_assert(strstr(r.body, "no end") != NULL, "%s", r.body);
     ts_http_resp_free(&r);
+}
+
+static bool has_two_events(void *arg)
+{
+    const struct follower *f = arg;
+    return count_events(f) >= 2;
+}
+
+Test(http_sse, large_record_streams_whole)
+{
+    char *big = malloc(BIG_LEN + 1);
+    cr_assert_not_null(big);
+    /* A pattern that shifts every block, so a lost, repeated or reordered
+     * chunk cannot go unnoticed. */
+    for (size_t i = 0; i < BIG_LEN; i++) {
+        big[i] = (char)('a' + (i / 7 + i % 13) % 26);
+    }
+    big[BIG_LEN] = '\0';
+    CURLM *m = multi();
+    struct follower f;
+    follow(m, &f, "big", NULL, NULL);
+    wait_connected(m, &f, 1);
+    char id[ID_LEN];
+    append("big", big, id);
+    append("big", "after", NULL);
+    cr_assert(pump(m, WAIT_MS, has_two_events, &f), "got %zu bytes", f.len);
+    const char *data = strstr(f.buf, "data: ");
+    cr_assert_not_null(data);
+    const char *end = strstr(data, "\n\n");
+    cr_assert_not_null(end);
+    cJSON *doc = cJSON_ParseWithLength(data + 6, (size_t)(end - data - 6));
+    cr_assert_not_null(doc);
+    cr_assert_str_eq(ts_json_str(doc, "id"), id);
+    const char *payload = ts_json_str(doc, "payload");
+    cr_assert_eq(strlen(payload), BIG_LEN);
+    cr_assert(memcmp(payload, big, BIG_LEN) == 0, "the payload changed on the way");
+    cJSON_Delete(doc);
+    struct event ev[MAX_EVENTS];
+    cr_assert_eq(parse_events(f.buf, ev, MAX_EVENTS), 2);
+    cr_assert_str_eq(ev[1].payload, "after");
+    cr_assert(!f.done, "the stream must stay open");
+    free(big);
+    unfollow(m, &f);
+    curl_multi_cleanup(m);
 }

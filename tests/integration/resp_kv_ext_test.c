@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 #include "ts_resp_cmp.h"
 
 #define IO_MS 5000 /* bound for one raw exchange */
@@ -29,118 +30,22 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    if (ts_sidecar_start(&sc, dev.port, NULL) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
+    ts_resp_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 TestSuite(resp_ext, .init = setup, .fini = teardown, .timeout = 60);
-
-/* ---- helpers ---- */
-
-static redisContext *conn(void)
-{
-    redisContext *c = ts_redis(sc.resp_port);
-    cr_assert_not_null(c, "cannot connect to the RESP port");
-    return c;
-}
-
-static redisReply *cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s': %s", fmt, c->errstr);
-    return r;
-}
-
-static const char *type_name(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ERROR ? r->str : "(not an error)";
-}
-
-static void expect_status(redisContext *c, const char *want, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_STATUS, "'%s': type %d (%s)", fmt, r->type, type_name(r));
-    cr_assert_str_eq(r->str, want, "'%s'", fmt);
-    freeReplyObject(r);
-}
-
-static void expect_int(redisContext *c, long long want, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "'%s': type %d (%s)", fmt, r->type, type_name(r));
-    cr_assert_eq(r->integer, want, "'%s': %lld, want %lld", fmt, r->integer, want);
-    freeReplyObject(r);
-}
-
-static void expect_nil(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_NIL, "'%s': type %d (%s)", fmt, r->type,
-                 r->str ? r->str : "");
-    freeReplyObject(r);
-}
-
-static void expect_str(redisContext *c, const char *want, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_STRING, "'%s': type %d (%s)", fmt, r->type, type_name(r));
-    cr_assert_eq((size_t)r->len, strlen(want), "'%s': '%s', want '%s'", fmt, r->str, want);
-    cr_assert_eq(memcmp(r->str, want, strlen(want)), 0, "'%s': '%s', want '%s'", fmt, r->str, want);
-    freeReplyObject(r);
-}
-
-static void expect_err(redisContext *c, const char *prefix, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_ERROR, "'%s': type %d, want an error", fmt, r->type);
-    cr_assert_eq(strncmp(r->str, prefix, strlen(prefix)), 0, "'%s': '%s', want '%s...'", fmt,
-                 r->str, prefix);
-    freeReplyObject(r);
-}
 
 /* Poll GET until nil; true if the key disappeared within `ms`. */
 static bool gone_within(redisContext *c, const char *key, int ms)
 {
     uint64_t deadline = ts_now_ms() + (uint64_t)ms;
     while (ts_now_ms() < deadline) {
-        redisReply *r = cmd(c, "GET %s", key);
+        redisReply *r = ts_resp_cmd(c, "GET %s", key);
         bool nil = r->type == REDIS_REPLY_NIL;
         freeReplyObject(r);
         if (nil) {
@@ -151,40 +56,18 @@ static bool gone_within(redisContext *c, const char *key, int ms)
     return false;
 }
 
-/* Send a command without reading its reply (a long-poll in flight). */
-static void send_only(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = redisvAppendCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(rc, REDIS_OK);
-    int wdone = 0;
-    while (!wdone) {
-        cr_assert_eq(redisBufferWrite(c, &wdone), REDIS_OK, "write: %s", c->errstr);
-    }
-}
-
-static redisReply *read_reply(redisContext *c)
-{
-    void *r = NULL;
-    cr_assert_eq(redisGetReply(c, &r), REDIS_OK, "read: %s", c->errstr);
-    cr_assert_not_null(r);
-    return r;
-}
-
 /* ---- MGET / MSET ---- */
 
 Test(resp_ext, mget_reports_missing_keys_across_chunks)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     /* 300 present keys and 300 missing ones interleaved: 600 keys need three
      * kv_mget requests of at most 256 keys each. */
     for (int i = 0; i < 300; i++) {
         redisAppendCommand(c, "SET mk:%d val:%d", i * 2, i * 2);
     }
     for (int i = 0; i < 300; i++) {
-        redisReply *r = read_reply(c);
+        redisReply *r = ts_resp_read_reply(c);
         cr_assert_eq(r->type, REDIS_REPLY_STATUS);
         freeReplyObject(r);
     }
@@ -218,12 +101,12 @@ Test(resp_ext, mget_reports_missing_keys_across_chunks)
 
 Test(resp_ext, mset_last_duplicate_wins_and_arity)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "MSET a 1 b 2 a 3");
-    expect_str(c, "3", "GET a");
-    expect_str(c, "2", "GET b");
-    expect_err(c, "ERR wrong number of arguments for 'mset' command", "MSET a 1 b");
-    expect_status(c, "PONG", "PING");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "MSET a 1 b 2 a 3");
+    ts_resp_expect_str(c, "3", "GET a");
+    ts_resp_expect_str(c, "2", "GET b");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'mset' command", "MSET a 1 b");
+    ts_resp_expect_status(c, "PONG", "PING");
     redisFree(c);
 }
 
@@ -231,46 +114,46 @@ Test(resp_ext, mset_last_duplicate_wins_and_arity)
 
 Test(resp_ext, setnx_setex_psetex)
 {
-    redisContext *c = conn();
-    expect_int(c, 1, "SETNX nx v1");
-    expect_int(c, 0, "SETNX nx v2");
-    expect_str(c, "v1", "GET nx");
-    expect_status(c, "OK", "SETEX ex 1 v");
-    expect_str(c, "v", "GET ex");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_int(c, 1, "SETNX nx v1");
+    ts_resp_expect_int(c, 0, "SETNX nx v2");
+    ts_resp_expect_str(c, "v1", "GET nx");
+    ts_resp_expect_status(c, "OK", "SETEX ex 1 v");
+    ts_resp_expect_str(c, "v", "GET ex");
     cr_assert(gone_within(c, "ex", 3000), "SETEX 1 s did not expire");
-    expect_status(c, "OK", "PSETEX px 150 v");
-    expect_str(c, "v", "GET px");
+    ts_resp_expect_status(c, "OK", "PSETEX px 150 v");
+    ts_resp_expect_str(c, "v", "GET px");
     cr_assert(gone_within(c, "px", 2000), "PSETEX 150 ms did not expire");
-    expect_err(c, "ERR invalid expire time in 'setex' command", "SETEX ex 0 v");
-    expect_err(c, "ERR invalid expire time in 'psetex' command", "PSETEX ex -5 v");
-    expect_err(c, "ERR value is not an integer or out of range", "SETEX ex abc v");
+    ts_resp_expect_err(c, "ERR invalid expire time in 'setex' command", "SETEX ex 0 v");
+    ts_resp_expect_err(c, "ERR invalid expire time in 'psetex' command", "PSETEX ex -5 v");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "SETEX ex abc v");
     redisFree(c);
 }
 
 Test(resp_ext, getdel_and_getex)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "SET gd v");
-    expect_str(c, "v", "GETDEL gd");
-    expect_nil(c, "GETDEL gd");
-    expect_nil(c, "GET gd");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "SET gd v");
+    ts_resp_expect_str(c, "v", "GETDEL gd");
+    ts_resp_expect_nil(c, "GETDEL gd");
+    ts_resp_expect_nil(c, "GET gd");
 
-    expect_status(c, "OK", "SET ge v");
-    expect_str(c, "v", "GETEX ge");
-    expect_str(c, "v", "GETEX ge PX 200");
+    ts_resp_expect_status(c, "OK", "SET ge v");
+    ts_resp_expect_str(c, "v", "GETEX ge");
+    ts_resp_expect_str(c, "v", "GETEX ge PX 200");
     cr_assert(gone_within(c, "ge", 2000), "GETEX PX did not expire the key");
 
-    expect_status(c, "OK", "SET ge2 v PX 300");
-    expect_str(c, "v", "GETEX ge2 PERSIST");
+    ts_resp_expect_status(c, "OK", "SET ge2 v PX 300");
+    ts_resp_expect_str(c, "v", "GETEX ge2 PERSIST");
     usleep(600 * 1000);
-    expect_str(c, "v", "GET ge2");
+    ts_resp_expect_str(c, "v", "GET ge2");
 
     /* A deadline in the past deletes the key, as in Redis. */
-    expect_str(c, "v", "GETEX ge2 EXAT 1");
-    expect_nil(c, "GET ge2");
-    expect_nil(c, "GETEX missing EX 10");
-    expect_err(c, "ERR syntax error", "GETEX ge EX 10 PX 10");
-    expect_err(c, "ERR invalid expire time in 'getex' command", "GETEX ge EX 0");
+    ts_resp_expect_str(c, "v", "GETEX ge2 EXAT 1");
+    ts_resp_expect_nil(c, "GET ge2");
+    ts_resp_expect_nil(c, "GETEX missing EX 10");
+    ts_resp_expect_err(c, "ERR syntax error", "GETEX ge EX 10 PX 10");
+    ts_resp_expect_err(c, "ERR invalid expire time in 'getex' command", "GETEX ge EX 0");
     redisFree(c);
 }
 
@@ -278,26 +161,27 @@ Test(resp_ext, getdel_and_getex)
 
 Test(resp_ext, incr_family_overflow_and_type_conflicts)
 {
-    redisContext *c = conn();
-    expect_int(c, 1, "INCR n");
-    expect_int(c, 11, "INCRBY n 10");
-    expect_int(c, 10, "DECR n");
-    expect_int(c, 7, "DECRBY n 3");
-    expect_int(c, -3, "INCRBY n -10");
-    expect_err(c, "ERR value is not an integer or out of range", "INCRBY n abc");
-    expect_err(c, "ERR value is not an integer or out of range", "INCRBY n 1.5");
-    expect_err(c, "ERR value is not an integer or out of range", "INCRBY n 99999999999999999999");
-    expect_err(c, "ERR decrement would overflow", "DECRBY n -9223372036854775808");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_int(c, 1, "INCR n");
+    ts_resp_expect_int(c, 11, "INCRBY n 10");
+    ts_resp_expect_int(c, 10, "DECR n");
+    ts_resp_expect_int(c, 7, "DECRBY n 3");
+    ts_resp_expect_int(c, -3, "INCRBY n -10");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "INCRBY n abc");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "INCRBY n 1.5");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range",
+                       "INCRBY n 99999999999999999999");
+    ts_resp_expect_err(c, "ERR decrement would overflow", "DECRBY n -9223372036854775808");
     /* A plain value and a counter cannot share a key. */
-    expect_status(c, "OK", "SET s hello");
-    expect_err(c, "ERR value is not an integer or out of range", "INCR s");
-    expect_str(c, "hello", "GET s");
-    expect_int(c, LLONG_MAX, "INCRBY big 9223372036854775807");
-    expect_err(c, "ERR increment or decrement would overflow", "INCR big");
-    expect_int(c, LLONG_MAX, "INCRBY big 0");
-    expect_int(c, -7, "DECRBY neg 7");
-    expect_err(c, "ERR wrong number of arguments for 'incrby' command", "INCRBY n");
-    expect_int(c, -3, "INCRBY n 0");
+    ts_resp_expect_status(c, "OK", "SET s hello");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "INCR s");
+    ts_resp_expect_str(c, "hello", "GET s");
+    ts_resp_expect_int(c, LLONG_MAX, "INCRBY big 9223372036854775807");
+    ts_resp_expect_err(c, "ERR increment or decrement would overflow", "INCR big");
+    ts_resp_expect_int(c, LLONG_MAX, "INCRBY big 0");
+    ts_resp_expect_int(c, -7, "DECRBY neg 7");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'incrby' command", "INCRBY n");
+    ts_resp_expect_int(c, -3, "INCRBY n 0");
     redisFree(c);
 }
 
@@ -305,47 +189,49 @@ Test(resp_ext, incr_family_overflow_and_type_conflicts)
 
 Test(resp_ext, expire_family_ttl_persist_type)
 {
-    redisContext *c = conn();
-    expect_int(c, 0, "EXPIRE missing 100");
-    expect_status(c, "OK", "SET e v");
-    expect_int(c, 1, "EXPIRE e 100");
-    expect_int(c, 1, "PEXPIRE e 150");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_int(c, 0, "EXPIRE missing 100");
+    ts_resp_expect_status(c, "OK", "SET e v");
+    ts_resp_expect_int(c, 1, "EXPIRE e 100");
+    ts_resp_expect_int(c, 1, "PEXPIRE e 150");
     cr_assert(gone_within(c, "e", 2000), "PEXPIRE did not expire the key");
 
-    expect_status(c, "OK", "SET e v");
-    expect_int(c, 1, "PEXPIREAT e 1");
-    expect_nil(c, "GET e");
-    expect_status(c, "OK", "SET e v");
-    expect_int(c, 1, "EXPIRE e -1");
-    expect_int(c, 0, "EXISTS e");
+    ts_resp_expect_status(c, "OK", "SET e v");
+    ts_resp_expect_int(c, 1, "PEXPIREAT e 1");
+    ts_resp_expect_nil(c, "GET e");
+    ts_resp_expect_status(c, "OK", "SET e v");
+    ts_resp_expect_int(c, 1, "EXPIRE e -1");
+    ts_resp_expect_int(c, 0, "EXISTS e");
 
-    expect_status(c, "OK", "SET e v");
+    ts_resp_expect_status(c, "OK", "SET e v");
     char cmdline[64];
     snprintf(cmdline, sizeof(cmdline), "EXPIREAT e %llu", (unsigned long long)time(NULL) + 1000);
-    expect_int(c, 1, cmdline);
-    expect_str(c, "v", "GET e");
+    ts_resp_expect_int(c, 1, cmdline);
+    ts_resp_expect_str(c, "v", "GET e");
 
-    expect_err(c, "ERR EXPIRE options NX, XX, GT and LT are not supported", "EXPIRE e 10 NX");
-    expect_err(c, "ERR Unsupported option FOO", "EXPIRE e 10 FOO");
-    expect_err(c, "ERR NX and XX, GT or LT options at the same time are not compatible",
-               "EXPIRE e 10 NX XX");
-    expect_err(c, "ERR value is not an integer or out of range", "EXPIRE e abc");
-    expect_err(c, "ERR invalid expire time in 'expire' command", "EXPIRE e 9223372036854775807");
+    ts_resp_expect_err(c, "ERR EXPIRE options NX, XX, GT and LT are not supported",
+                       "EXPIRE e 10 NX");
+    ts_resp_expect_err(c, "ERR Unsupported option FOO", "EXPIRE e 10 FOO");
+    ts_resp_expect_err(c, "ERR NX and XX, GT or LT options at the same time are not compatible",
+                       "EXPIRE e 10 NX XX");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "EXPIRE e abc");
+    ts_resp_expect_err(c, "ERR invalid expire time in 'expire' command",
+                       "EXPIRE e 9223372036854775807");
 
-    expect_int(c, -2, "TTL missing");
-    expect_int(c, -2, "PTTL missing");
-    expect_err(c, "ERR TTL is not supported by flo-sidecar", "TTL e");
-    expect_err(c, "ERR PTTL is not supported by flo-sidecar", "PTTL e");
+    ts_resp_expect_int(c, -2, "TTL missing");
+    ts_resp_expect_int(c, -2, "PTTL missing");
+    ts_resp_expect_err(c, "ERR TTL is not supported by flo-sidecar", "TTL e");
+    ts_resp_expect_err(c, "ERR PTTL is not supported by flo-sidecar", "PTTL e");
 
     /* PERSIST removes the TTL: the key outlives it. */
-    expect_status(c, "OK", "SET p v PX 300");
-    expect_int(c, 1, "PERSIST p");
+    ts_resp_expect_status(c, "OK", "SET p v PX 300");
+    ts_resp_expect_int(c, 1, "PERSIST p");
     usleep(600 * 1000);
-    expect_str(c, "v", "GET p");
-    expect_int(c, 0, "PERSIST missing");
+    ts_resp_expect_str(c, "v", "GET p");
+    ts_resp_expect_int(c, 0, "PERSIST missing");
 
-    expect_status(c, "string", "TYPE p");
-    expect_status(c, "none", "TYPE missing");
+    ts_resp_expect_status(c, "string", "TYPE p");
+    ts_resp_expect_status(c, "none", "TYPE missing");
     redisFree(c);
 }
 
@@ -366,8 +252,8 @@ static size_t scan_all(redisContext *c, const char *extra, char ***out, int *pag
     do {
         char line[256];
         snprintf(line, sizeof(line), "SCAN %s %s", cursor, extra);
-        redisReply *r = cmd(c, line);
-        cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s: %s", line, type_name(r));
+        redisReply *r = ts_resp_cmd(c, line);
+        cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s: %s", line, ts_resp_err_text(r));
         cr_assert_eq(r->elements, 2);
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (size_t i = 0; i < r->element[1]->elements; i++) {
@@ -396,13 +282,13 @@ static void free_keys(char **keys, size_t n)
 
 Test(resp_ext, scan_pages_lose_and_repeat_nothing)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     for (int i = 0; i < 250; i++) {
         redisAppendCommand(c, "SET user:%03d v", i);
         redisAppendCommand(c, "SET item:%03d v", i);
     }
     for (int i = 0; i < 500; i++) {
-        freeReplyObject(read_reply(c));
+        freeReplyObject(ts_resp_read_reply(c));
     }
     char **keys;
     int pages;
@@ -427,44 +313,44 @@ Test(resp_ext, scan_pages_lose_and_repeat_nothing)
     cr_assert_eq(n, 0);
     free_keys(keys, n);
 
-    expect_int(c, 500, "DBSIZE");
-    redisReply *r = cmd(c, "KEYS item:00*");
+    ts_resp_expect_int(c, 500, "DBSIZE");
+    redisReply *r = ts_resp_cmd(c, "KEYS item:00*");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 10);
     freeReplyObject(r);
-    r = cmd(c, "KEYS *");
+    r = ts_resp_cmd(c, "KEYS *");
     cr_assert_eq(r->elements, 500);
     freeReplyObject(r);
 
-    expect_err(c, "ERR invalid cursor", "SCAN 12345");
-    expect_err(c, "ERR invalid cursor", "SCAN abc");
-    expect_err(c, "ERR syntax error", "SCAN 0 COUNT 0");
-    expect_err(c, "ERR syntax error", "SCAN 0 FOO bar");
+    ts_resp_expect_err(c, "ERR invalid cursor", "SCAN 12345");
+    ts_resp_expect_err(c, "ERR invalid cursor", "SCAN abc");
+    ts_resp_expect_err(c, "ERR syntax error", "SCAN 0 COUNT 0");
+    ts_resp_expect_err(c, "ERR syntax error", "SCAN 0 FOO bar");
     redisFree(c);
 }
 
 Test(resp_ext, scan_cursor_is_per_namespace)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     for (int i = 0; i < 20; i++) {
-        freeReplyObject(cmd(c, "SET k%d v", i));
+        freeReplyObject(ts_resp_cmd(c, "SET k%d v", i));
     }
-    redisReply *r = cmd(c, "SCAN 0 COUNT 5");
+    redisReply *r = ts_resp_cmd(c, "SCAN 0 COUNT 5");
     cr_assert_str_neq(r->element[0]->str, "0");
     char cursor[32];
     snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
     freeReplyObject(r);
-    expect_status(c, "OK", "USE other");
-    expect_err(c, "ERR invalid cursor", "SCAN %s", cursor);
-    expect_int(c, 0, "DBSIZE");
+    ts_resp_expect_status(c, "OK", "USE other");
+    ts_resp_expect_err(c, "ERR invalid cursor", "SCAN %s", cursor);
+    ts_resp_expect_int(c, 0, "DBSIZE");
     redisFree(c);
 }
 
 Test(resp_ext, redis_cli_scan_and_keys)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     for (int i = 0; i < 40; i++) {
-        freeReplyObject(cmd(c, "SET cli:%d v", i));
+        freeReplyObject(ts_resp_cmd(c, "SET cli:%d v", i));
     }
     redisFree(c);
     char port[8];
@@ -497,49 +383,52 @@ Test(resp_ext, redis_cli_scan_and_keys)
 
 Test(resp_ext, json_paths_get_set_del)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "JSON.SET doc $ %s", "{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}");
-    expect_str(c, "{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}", "JSON.GET doc");
-    expect_str(c, "[{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}]", "JSON.GET doc $");
-    expect_str(c, "[20]", "JSON.GET doc $.b.c[1]");
-    expect_str(c, "[true]", "JSON.GET doc %s", "$['d e']");
-    expect_str(c, "1", "JSON.GET doc .a");
-    expect_str(c, "1", "JSON.GET doc a");
-    expect_str(c, "30", "JSON.GET doc b.c[2]");
-    expect_str(c, "{\"a\":1,\"b.c\":[10,20,30]}", "JSON.GET doc a b.c");
-    expect_str(c, "{\"$.a\":[1],\"$.nope\":[]}", "JSON.GET doc $.a $.nope");
-    expect_str(c, "[]", "JSON.GET doc $.nope");
-    expect_err(c, "ERR Path '.nope' does not exist", "JSON.GET doc .nope");
-    expect_nil(c, "JSON.GET missing");
-    expect_nil(c, "JSON.GET missing $.a");
-    expect_err(c, "ERR JSON path '$..a' is outside the subset", "JSON.GET doc $..a");
-    expect_err(c, "ERR JSON path '$.b.c[*]' is outside the subset", "JSON.GET doc $.b.c[*]");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "JSON.SET doc $ %s",
+                          "{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}");
+    ts_resp_expect_str(c, "{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}", "JSON.GET doc");
+    ts_resp_expect_str(c, "[{\"a\":1,\"b\":{\"c\":[10,20,30]},\"d e\":true}]", "JSON.GET doc $");
+    ts_resp_expect_str(c, "[20]", "JSON.GET doc $.b.c[1]");
+    ts_resp_expect_str(c, "[true]", "JSON.GET doc %s", "$['d e']");
+    ts_resp_expect_str(c, "1", "JSON.GET doc .a");
+    ts_resp_expect_str(c, "1", "JSON.GET doc a");
+    ts_resp_expect_str(c, "30", "JSON.GET doc b.c[2]");
+    ts_resp_expect_str(c, "{\"a\":1,\"b.c\":[10,20,30]}", "JSON.GET doc a b.c");
+    ts_resp_expect_str(c, "{\"$.a\":[1],\"$.nope\":[]}", "JSON.GET doc $.a $.nope");
+    ts_resp_expect_str(c, "[]", "JSON.GET doc $.nope");
+    ts_resp_expect_err(c, "ERR Path '.nope' does not exist", "JSON.GET doc .nope");
+    ts_resp_expect_nil(c, "JSON.GET missing");
+    ts_resp_expect_nil(c, "JSON.GET missing $.a");
+    ts_resp_expect_err(c, "ERR JSON path '$..a' is outside the subset", "JSON.GET doc $..a");
+    ts_resp_expect_err(c, "ERR JSON path '$.b.c[*]' is outside the subset",
+                       "JSON.GET doc $.b.c[*]");
 
-    expect_status(c, "OK", "JSON.SET doc $.a %s", "{\"x\":[1]}");
-    expect_status(c, "OK", "JSON.SET doc .b.c[0] 11");
-    expect_str(c, "[{\"x\":[1]}]", "JSON.GET doc $.a");
-    expect_str(c, "[11]", "JSON.GET doc $.b.c[0]");
-    expect_nil(c, "JSON.SET doc $.no.such 1");
-    expect_err(c, "ERR new objects must be created at the root", "JSON.SET fresh $.a 1");
-    expect_err(c, "ERR", "JSON.SET doc $ %s", "{bad json");
-    expect_err(c, "ERR", "JSON.SET doc $.a[ 1");
-    expect_err(c, "ERR syntax error", "JSON.SET doc $ 1 FOO");
-    expect_err(c, "ERR JSON.SET NX/XX is supported at the root only", "JSON.SET doc $.a 1 NX");
+    ts_resp_expect_status(c, "OK", "JSON.SET doc $.a %s", "{\"x\":[1]}");
+    ts_resp_expect_status(c, "OK", "JSON.SET doc .b.c[0] 11");
+    ts_resp_expect_str(c, "[{\"x\":[1]}]", "JSON.GET doc $.a");
+    ts_resp_expect_str(c, "[11]", "JSON.GET doc $.b.c[0]");
+    ts_resp_expect_nil(c, "JSON.SET doc $.no.such 1");
+    ts_resp_expect_err(c, "ERR new objects must be created at the root", "JSON.SET fresh $.a 1");
+    ts_resp_expect_err(c, "ERR", "JSON.SET doc $ %s", "{bad json");
+    ts_resp_expect_err(c, "ERR", "JSON.SET doc $.a[ 1");
+    ts_resp_expect_err(c, "ERR syntax error", "JSON.SET doc $ 1 FOO");
+    ts_resp_expect_err(c, "ERR JSON.SET NX/XX is supported at the root only",
+                       "JSON.SET doc $.a 1 NX");
 
-    expect_nil(c, "JSON.SET doc $ %s NX", "{\"n\":1}");
-    expect_status(c, "OK", "JSON.SET newdoc $ %s NX", "{\"n\":1}");
-    expect_nil(c, "JSON.SET ghost $ %s XX", "{\"n\":1}");
-    expect_status(c, "OK", "JSON.SET newdoc . %s XX", "{\"n\":2}");
-    expect_str(c, "[2]", "JSON.GET newdoc $.n");
-    expect_err(c, "ERR invalid json document", "JSON.SET newdoc $ %s XX", "{nope");
+    ts_resp_expect_nil(c, "JSON.SET doc $ %s NX", "{\"n\":1}");
+    ts_resp_expect_status(c, "OK", "JSON.SET newdoc $ %s NX", "{\"n\":1}");
+    ts_resp_expect_nil(c, "JSON.SET ghost $ %s XX", "{\"n\":1}");
+    ts_resp_expect_status(c, "OK", "JSON.SET newdoc . %s XX", "{\"n\":2}");
+    ts_resp_expect_str(c, "[2]", "JSON.GET newdoc $.n");
+    ts_resp_expect_err(c, "ERR invalid json document", "JSON.SET newdoc $ %s XX", "{nope");
 
-    expect_int(c, 1, "JSON.DEL doc $.a");
-    expect_int(c, 0, "JSON.DEL doc $.a");
-    expect_int(c, 1, "JSON.FORGET doc .b.c[0]");
-    expect_str(c, "[[20,30]]", "JSON.GET doc $.b.c");
-    expect_int(c, 1, "JSON.DEL doc");
-    expect_nil(c, "GET doc");
-    expect_int(c, 0, "JSON.DEL doc");
+    ts_resp_expect_int(c, 1, "JSON.DEL doc $.a");
+    ts_resp_expect_int(c, 0, "JSON.DEL doc $.a");
+    ts_resp_expect_int(c, 1, "JSON.FORGET doc .b.c[0]");
+    ts_resp_expect_str(c, "[[20,30]]", "JSON.GET doc $.b.c");
+    ts_resp_expect_int(c, 1, "JSON.DEL doc");
+    ts_resp_expect_nil(c, "GET doc");
+    ts_resp_expect_int(c, 0, "JSON.DEL doc");
     redisFree(c);
 }
 
@@ -547,21 +436,21 @@ Test(resp_ext, json_paths_get_set_del)
 
 Test(resp_ext, multi_exec_commits_atomically)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "MULTI");
-    expect_status(c, "QUEUED", "SET t 1");
-    expect_status(c, "QUEUED", "INCR cnt");
-    expect_status(c, "QUEUED", "INCRBY cnt 5");
-    expect_status(c, "QUEUED", "EXPIRE t 100");
-    expect_status(c, "QUEUED", "DEL nothere t2");
-    expect_status(c, "QUEUED", "EXISTS t t");
-    expect_status(c, "QUEUED", "GET t");
-    expect_status(c, "QUEUED", "MSET m1 a m2 b");
-    expect_status(c, "QUEUED", "TYPE t");
-    expect_status(c, "QUEUED", "SETEX se 100 v");
-    expect_status(c, "QUEUED", "PERSIST se");
-    redisReply *r = cmd(c, "EXEC");
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "EXEC: %s", type_name(r));
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_status(c, "QUEUED", "SET t 1");
+    ts_resp_expect_status(c, "QUEUED", "INCR cnt");
+    ts_resp_expect_status(c, "QUEUED", "INCRBY cnt 5");
+    ts_resp_expect_status(c, "QUEUED", "EXPIRE t 100");
+    ts_resp_expect_status(c, "QUEUED", "DEL nothere t2");
+    ts_resp_expect_status(c, "QUEUED", "EXISTS t t");
+    ts_resp_expect_status(c, "QUEUED", "GET t");
+    ts_resp_expect_status(c, "QUEUED", "MSET m1 a m2 b");
+    ts_resp_expect_status(c, "QUEUED", "TYPE t");
+    ts_resp_expect_status(c, "QUEUED", "SETEX se 100 v");
+    ts_resp_expect_status(c, "QUEUED", "PERSIST se");
+    redisReply *r = ts_resp_cmd(c, "EXEC");
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "EXEC: %s", ts_resp_err_text(r));
     cr_assert_eq(r->elements, 11);
     cr_assert_str_eq(r->element[0]->str, "OK");
     cr_assert_eq(r->element[1]->integer, 1);
@@ -575,12 +464,12 @@ Test(resp_ext, multi_exec_commits_atomically)
     cr_assert_str_eq(r->element[9]->str, "OK");
     cr_assert_eq(r->element[10]->integer, 1);
     freeReplyObject(r);
-    expect_str(c, "1", "GET t");
-    expect_str(c, "b", "GET m2");
-    expect_int(c, 7, "INCR cnt");
+    ts_resp_expect_str(c, "1", "GET t");
+    ts_resp_expect_str(c, "b", "GET m2");
+    ts_resp_expect_int(c, 7, "INCR cnt");
     /* An empty transaction is an empty array. */
-    expect_status(c, "OK", "MULTI");
-    r = cmd(c, "EXEC");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    r = ts_resp_cmd(c, "EXEC");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);
@@ -589,59 +478,59 @@ Test(resp_ext, multi_exec_commits_atomically)
 
 Test(resp_ext, multi_exec_failure_leaves_nothing_behind)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "SET s text");
-    expect_status(c, "OK", "SET keep k");
-    expect_status(c, "OK", "MULTI");
-    expect_status(c, "QUEUED", "SET x 1");
-    expect_status(c, "QUEUED", "DEL keep");
-    expect_status(c, "QUEUED", "INCR s"); /* s is a plain value: Flo refuses the incr */
-    expect_status(c, "QUEUED", "SET y 2");
-    expect_err(c, "ERR EXEC failed at command #3 (incr)", "EXEC");
-    expect_nil(c, "GET x");
-    expect_nil(c, "GET y");
-    expect_str(c, "text", "GET s");
-    expect_str(c, "k", "GET keep");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "SET s text");
+    ts_resp_expect_status(c, "OK", "SET keep k");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_status(c, "QUEUED", "SET x 1");
+    ts_resp_expect_status(c, "QUEUED", "DEL keep");
+    ts_resp_expect_status(c, "QUEUED", "INCR s"); /* s is a plain value: Flo refuses the incr */
+    ts_resp_expect_status(c, "QUEUED", "SET y 2");
+    ts_resp_expect_err(c, "ERR EXEC failed at command #3 (incr)", "EXEC");
+    ts_resp_expect_nil(c, "GET x");
+    ts_resp_expect_nil(c, "GET y");
+    ts_resp_expect_str(c, "text", "GET s");
+    ts_resp_expect_str(c, "k", "GET keep");
 
     /* A failed NX condition aborts the whole block too. */
-    expect_status(c, "OK", "MULTI");
-    expect_status(c, "QUEUED", "SET z 1");
-    expect_status(c, "QUEUED", "SETNX s other");
-    expect_err(c, "CONFLICT EXEC failed at command #2 (setnx)", "EXEC");
-    expect_nil(c, "GET z");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_status(c, "QUEUED", "SET z 1");
+    ts_resp_expect_status(c, "QUEUED", "SETNX s other");
+    ts_resp_expect_err(c, "CONFLICT EXEC failed at command #2 (setnx)", "EXEC");
+    ts_resp_expect_nil(c, "GET z");
     redisFree(c);
 }
 
 Test(resp_ext, multi_queue_errors_discard_and_watch)
 {
-    redisContext *c = conn();
-    expect_status(c, "OK", "MULTI");
-    expect_status(c, "QUEUED", "SET a 1");
-    expect_err(c, "ERR unknown command 'FOO'", "FOO");
-    expect_err(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC");
-    expect_nil(c, "GET a");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_status(c, "QUEUED", "SET a 1");
+    ts_resp_expect_err(c, "ERR unknown command 'FOO'", "FOO");
+    ts_resp_expect_err(c, "EXECABORT Transaction discarded because of previous errors.", "EXEC");
+    ts_resp_expect_nil(c, "GET a");
 
-    expect_status(c, "OK", "MULTI");
-    expect_err(c, "ERR 'mget' cannot run inside MULTI", "MGET a");
-    expect_status(c, "QUEUED", "SET a 1");
-    expect_err(c, "EXECABORT", "EXEC");
-    expect_nil(c, "GET a");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_err(c, "ERR 'mget' cannot run inside MULTI", "MGET a");
+    ts_resp_expect_status(c, "QUEUED", "SET a 1");
+    ts_resp_expect_err(c, "EXECABORT", "EXEC");
+    ts_resp_expect_nil(c, "GET a");
 
-    expect_status(c, "OK", "MULTI");
-    expect_err(c, "ERR value is not an integer or out of range", "INCRBY a x");
-    expect_err(c, "ERR wrong number of arguments for 'set' command", "SET a");
-    expect_err(c, "EXECABORT", "EXEC");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "INCRBY a x");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'set' command", "SET a");
+    ts_resp_expect_err(c, "EXECABORT", "EXEC");
 
-    expect_status(c, "OK", "MULTI");
-    expect_err(c, "ERR MULTI calls can not be nested", "MULTI");
-    expect_err(c, "ERR WATCH inside MULTI is not allowed", "WATCH a");
-    expect_status(c, "QUEUED", "SET a 1");
-    expect_status(c, "OK", "DISCARD");
-    expect_nil(c, "GET a");
-    expect_err(c, "ERR EXEC without MULTI", "EXEC");
-    expect_err(c, "ERR DISCARD without MULTI", "DISCARD");
-    expect_err(c, "ERR WATCH is not supported by flo-sidecar", "WATCH a");
-    expect_status(c, "OK", "UNWATCH");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_err(c, "ERR MULTI calls can not be nested", "MULTI");
+    ts_resp_expect_err(c, "ERR WATCH inside MULTI is not allowed", "WATCH a");
+    ts_resp_expect_status(c, "QUEUED", "SET a 1");
+    ts_resp_expect_status(c, "OK", "DISCARD");
+    ts_resp_expect_nil(c, "GET a");
+    ts_resp_expect_err(c, "ERR EXEC without MULTI", "EXEC");
+    ts_resp_expect_err(c, "ERR DISCARD without MULTI", "DISCARD");
+    ts_resp_expect_err(c, "ERR WATCH is not supported by flo-sidecar", "WATCH a");
+    ts_resp_expect_status(c, "OK", "UNWATCH");
     redisFree(c);
 }
 
@@ -649,7 +538,7 @@ Test(resp_ext, multi_exec_pipelined_after_writes)
 {
     /* EXEC waits for the writes pipelined before MULTI, and the reads
      * behind EXEC see its writes. */
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     redisAppendCommand(c, "SET base 10");
     redisAppendCommand(c, "INCRBY ctr 10");
     redisAppendCommand(c, "MULTI");
@@ -661,25 +550,25 @@ Test(resp_ext, multi_exec_pipelined_after_writes)
     redisAppendCommand(c, "INCR ctr");
     const char *want_status[] = {"OK", NULL, "OK", "QUEUED", "QUEUED", "QUEUED"};
     for (int i = 0; i < 6; i++) {
-        redisReply *r = read_reply(c);
+        redisReply *r = ts_resp_read_reply(c);
         if (want_status[i]) {
-            cr_assert_eq(r->type, REDIS_REPLY_STATUS, "reply %d: %s", i, type_name(r));
+            cr_assert_eq(r->type, REDIS_REPLY_STATUS, "reply %d: %s", i, ts_resp_err_text(r));
             cr_assert_str_eq(r->str, want_status[i]);
         } else {
             cr_assert_eq(r->integer, 10);
         }
         freeReplyObject(r);
     }
-    redisReply *r = read_reply(c);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", type_name(r));
+    redisReply *r = ts_resp_read_reply(c);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", ts_resp_err_text(r));
     cr_assert_eq(r->elements, 3);
     cr_assert_eq(r->element[0]->integer, 15);
     cr_assert_str_eq(r->element[1]->str, "10");
     freeReplyObject(r);
-    r = read_reply(c);
+    r = ts_resp_read_reply(c);
     cr_assert_str_eq(r->str, "1");
     freeReplyObject(r);
-    r = read_reply(c);
+    r = ts_resp_read_reply(c);
     cr_assert_eq(r->integer, 16);
     freeReplyObject(r);
     redisFree(c);
@@ -689,36 +578,36 @@ Test(resp_ext, multi_exec_pipelined_after_writes)
 
 Test(resp_ext, flo_versions_cas_and_history)
 {
-    redisContext *c = conn();
-    redisReply *r = cmd(c, "FLO.SETV k v1");
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", type_name(r));
+    redisContext *c = ts_resp_conn(&sc);
+    redisReply *r = ts_resp_cmd(c, "FLO.SETV k v1");
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", ts_resp_err_text(r));
     long long v1 = r->integer;
     cr_assert_gt(v1, 0);
     freeReplyObject(r);
 
-    r = cmd(c, "FLO.GETV k");
+    r = ts_resp_cmd(c, "FLO.GETV k");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 2);
     cr_assert_str_eq(r->element[0]->str, "v1");
     cr_assert_eq(r->element[1]->integer, v1);
     freeReplyObject(r);
 
-    r = cmd(c, "FLO.CAS k v2 %lld", v1);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", type_name(r));
+    r = ts_resp_cmd(c, "FLO.CAS k v2 %lld", v1);
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", ts_resp_err_text(r));
     long long v2 = r->integer;
     cr_assert_gt(v2, v1);
     freeReplyObject(r);
-    expect_err(c, "CONFLICT", "FLO.CAS k v3 %lld", v1);
-    expect_str(c, "v2", "GET k");
-    expect_err(c, "CONFLICT", "FLO.CAS k v3 0");
-    r = cmd(c, "FLO.CAS fresh v 0 PX 5000");
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", type_name(r));
+    ts_resp_expect_err(c, "CONFLICT", "FLO.CAS k v3 %lld", v1);
+    ts_resp_expect_str(c, "v2", "GET k");
+    ts_resp_expect_err(c, "CONFLICT", "FLO.CAS k v3 0");
+    r = ts_resp_cmd(c, "FLO.CAS fresh v 0 PX 5000");
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", ts_resp_err_text(r));
     freeReplyObject(r);
-    expect_err(c, "CONFLICT", "FLO.CAS fresh v 0");
-    expect_nil(c, "FLO.GETV missing");
+    ts_resp_expect_err(c, "CONFLICT", "FLO.CAS fresh v 0");
+    ts_resp_expect_nil(c, "FLO.GETV missing");
 
-    freeReplyObject(cmd(c, "SET k v3"));
-    r = cmd(c, "FLO.HISTORY k");
+    freeReplyObject(ts_resp_cmd(c, "SET k v3"));
+    r = ts_resp_cmd(c, "FLO.HISTORY k");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 3, "%zu versions", r->elements);
     cr_assert_str_eq(r->element[0]->element[0]->str, "v3");
@@ -727,51 +616,51 @@ Test(resp_ext, flo_versions_cas_and_history)
     cr_assert_eq(r->element[2]->element[1]->integer, v1);
     cr_assert_gt(r->element[0]->element[1]->integer, r->element[1]->element[1]->integer);
     freeReplyObject(r);
-    r = cmd(c, "FLO.HISTORY k COUNT 1");
+    r = ts_resp_cmd(c, "FLO.HISTORY k COUNT 1");
     cr_assert_eq(r->elements, 1);
     cr_assert_str_eq(r->element[0]->element[0]->str, "v3");
     freeReplyObject(r);
-    r = cmd(c, "FLO.HISTORY missing");
+    r = ts_resp_cmd(c, "FLO.HISTORY missing");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);
-    expect_err(c, "ERR COUNT must be positive", "FLO.HISTORY k COUNT 0");
-    expect_err(c, "ERR syntax error", "FLO.HISTORY k LIMIT 1");
-    expect_err(c, "ERR version is not an integer", "FLO.CAS k v x");
-    expect_err(c, "ERR syntax error", "FLO.SETV k v EX");
+    ts_resp_expect_err(c, "ERR COUNT must be positive", "FLO.HISTORY k COUNT 0");
+    ts_resp_expect_err(c, "ERR syntax error", "FLO.HISTORY k LIMIT 1");
+    ts_resp_expect_err(c, "ERR version is not an integer", "FLO.CAS k v x");
+    ts_resp_expect_err(c, "ERR syntax error", "FLO.SETV k v EX");
     redisFree(c);
 }
 
 Test(resp_ext, flo_bget_released_by_set_from_another_client)
 {
-    redisContext *a = conn(), *b = conn();
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
     uint64_t t0 = ts_now_ms();
-    send_only(a, "FLO.BGET late 4000");
+    ts_resp_send_only(a, "FLO.BGET late 4000");
     usleep(200 * 1000);
-    expect_status(b, "OK", "SET late here");
-    redisReply *r = read_reply(a);
+    ts_resp_expect_status(b, "OK", "SET late here");
+    redisReply *r = ts_resp_read_reply(a);
     uint64_t took = ts_now_ms() - t0;
-    cr_assert_eq(r->type, REDIS_REPLY_STRING, "%s", type_name(r));
+    cr_assert_eq(r->type, REDIS_REPLY_STRING, "%s", ts_resp_err_text(r));
     cr_assert_str_eq(r->str, "here");
     cr_assert_lt(took, 3000, "released after %llu ms", (unsigned long long)took);
     freeReplyObject(r);
     /* An existing key answers at once. */
-    expect_str(a, "here", "FLO.BGET late 4000");
+    ts_resp_expect_str(a, "here", "FLO.BGET late 4000");
     redisFree(a);
     redisFree(b);
 }
 
 Test(resp_ext, flo_watch_released_by_version_change)
 {
-    redisContext *a = conn(), *b = conn();
-    expect_status(b, "OK", "SET w v1");
-    send_only(a, "FLO.WATCH w 4000");
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
+    ts_resp_expect_status(b, "OK", "SET w v1");
+    ts_resp_send_only(a, "FLO.WATCH w 4000");
     usleep(200 * 1000);
-    redisReply *r = cmd(b, "FLO.SETV w v2");
+    redisReply *r = ts_resp_cmd(b, "FLO.SETV w v2");
     long long ver = r->integer;
     freeReplyObject(r);
-    r = read_reply(a);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", type_name(r));
+    r = ts_resp_read_reply(a);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", ts_resp_err_text(r));
     cr_assert_str_eq(r->element[0]->str, "v2");
     cr_assert_eq(r->element[1]->integer, ver);
     freeReplyObject(r);
@@ -781,40 +670,40 @@ Test(resp_ext, flo_watch_released_by_version_change)
 
 Test(resp_ext, flo_bget_timeout_is_nil_and_blocks_only_its_connection)
 {
-    redisContext *a = conn(), *b = conn();
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
     uint64_t t0 = ts_now_ms();
     /* The SET behind the long-poll on the same connection waits for it. */
-    send_only(a, "FLO.BGET never 800");
-    send_only(a, "SET after-bget 1");
+    ts_resp_send_only(a, "FLO.BGET never 800");
+    ts_resp_send_only(a, "SET after-bget 1");
     /* Meanwhile another client is served at once. */
-    expect_status(b, "OK", "SET other 1");
-    expect_nil(b, "GET after-bget");
+    ts_resp_expect_status(b, "OK", "SET other 1");
+    ts_resp_expect_nil(b, "GET after-bget");
     cr_assert_lt(ts_now_ms() - t0, 500, "other client waited");
-    redisReply *r = read_reply(a);
+    redisReply *r = ts_resp_read_reply(a);
     uint64_t took = ts_now_ms() - t0;
-    cr_assert_eq(r->type, REDIS_REPLY_NIL, "%s", type_name(r));
+    cr_assert_eq(r->type, REDIS_REPLY_NIL, "%s", ts_resp_err_text(r));
     cr_assert_geq(took, 700, "timed out after %llu ms", (unsigned long long)took);
     cr_assert_lt(took, 4000);
     freeReplyObject(r);
-    r = read_reply(a);
+    r = ts_resp_read_reply(a);
     cr_assert_str_eq(r->str, "OK");
     freeReplyObject(r);
-    expect_nil(a, "FLO.WATCH never 100");
-    expect_err(a, "ERR timeout of 300001 ms exceeds Flo's maximum", "FLO.BGET k 300001");
-    expect_err(a, "ERR timeout is not an integer", "FLO.BGET k soon");
+    ts_resp_expect_nil(a, "FLO.WATCH never 100");
+    ts_resp_expect_err(a, "ERR timeout of 300001 ms exceeds Flo's maximum", "FLO.BGET k 300001");
+    ts_resp_expect_err(a, "ERR timeout is not an integer", "FLO.BGET k soon");
     redisFree(a);
     redisFree(b);
 }
 
 Test(resp_ext, disconnect_during_longpoll_and_exec)
 {
-    redisContext *a = conn(), *b = conn(), *c = conn();
-    send_only(a, "FLO.BGET gone 3000");
-    send_only(a, "SET behind 1");
-    expect_status(c, "OK", "MULTI");
-    expect_status(c, "QUEUED", "SET q 1");
-    expect_status(c, "QUEUED", "INCR qn");
-    send_only(c, "EXEC");
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc), *c = ts_resp_conn(&sc);
+    ts_resp_send_only(a, "FLO.BGET gone 3000");
+    ts_resp_send_only(a, "SET behind 1");
+    ts_resp_expect_status(c, "OK", "MULTI");
+    ts_resp_expect_status(c, "QUEUED", "SET q 1");
+    ts_resp_expect_status(c, "QUEUED", "INCR qn");
+    ts_resp_send_only(c, "EXEC");
     /* Both clients vanish with work in flight. An EOF may be a half-close,
      * so the sidecar finishes what was sent (the long-poll, released by the
      * SET below, or the transaction, committed or rolled back), then drops
@@ -822,9 +711,9 @@ Test(resp_ext, disconnect_during_longpoll_and_exec)
     redisFree(a);
     redisFree(c);
     usleep(300 * 1000);
-    expect_status(b, "PONG", "PING");
-    expect_status(b, "OK", "SET gone 1");
-    redisReply *r = cmd(b, "MGET q qn");
+    ts_resp_expect_status(b, "PONG", "PING");
+    ts_resp_expect_status(b, "OK", "SET gone 1");
+    redisReply *r = ts_resp_cmd(b, "MGET q qn");
     cr_assert_eq(r->elements, 2);
     /* All or nothing: either both writes of the EXEC landed or neither. */
     cr_assert_eq(r->element[0]->type == REDIS_REPLY_NIL, r->element[1]->type == REDIS_REPLY_NIL);
@@ -836,11 +725,11 @@ Test(resp_ext, disconnect_during_longpoll_and_exec)
 
 Test(resp_ext, bad_input_errors_keep_the_connection)
 {
-    redisContext *c = conn();
-    expect_err(c, "ERR value is not an integer or out of range", "INCRBY k ten");
-    expect_err(c, "ERR wrong number of arguments for 'getdel' command", "GETDEL");
-    expect_err(c, "ERR wrong number of arguments for 'json.set' command", "JSON.SET k $");
-    expect_err(c, "ERR wrong number of arguments for 'flo.bget' command", "FLO.BGET k");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_err(c, "ERR value is not an integer or out of range", "INCRBY k ten");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'getdel' command", "GETDEL");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'json.set' command", "JSON.SET k $");
+    ts_resp_expect_err(c, "ERR wrong number of arguments for 'flo.bget' command", "FLO.BGET k");
     size_t big = 70 * 1024;
     char *key = malloc(big);
     memset(key, 'k', big);
@@ -856,15 +745,15 @@ Test(resp_ext, bad_input_errors_keep_the_connection)
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
     free(key);
-    expect_status(c, "PONG", "PING");
-    expect_int(c, 1, "INCR still-works");
+    ts_resp_expect_status(c, "PONG", "PING");
+    ts_resp_expect_int(c, 1, "INCR still-works");
     redisFree(c);
 }
 
 Test(resp_ext, command_table_lists_new_commands)
 {
-    redisContext *c = conn();
-    redisReply *r = cmd(c, "COMMAND INFO mget flo.cas json.get exec scan nosuch");
+    redisContext *c = ts_resp_conn(&sc);
+    redisReply *r = ts_resp_cmd(c, "COMMAND INFO mget flo.cas json.get exec scan nosuch");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 6);
     cr_assert_str_eq(r->element[0]->element[0]->str, "mget");
@@ -872,10 +761,10 @@ Test(resp_ext, command_table_lists_new_commands)
     cr_assert_str_eq(r->element[2]->element[0]->str, "json.get");
     cr_assert_eq(r->element[5]->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
-    r = cmd(c, "COMMAND COUNT");
+    r = ts_resp_cmd(c, "COMMAND COUNT");
     cr_assert_geq(r->integer, 50);
     freeReplyObject(r);
-    r = cmd(c, "COMMAND DOCS flo.watch");
+    r = ts_resp_cmd(c, "COMMAND DOCS flo.watch");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 2);
     freeReplyObject(r);

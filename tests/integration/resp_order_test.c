@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 
 #define VAL_MAX 64
 
@@ -23,25 +24,13 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    const char *const extra[] = {"--pool", "4", NULL};
-    if (ts_sidecar_start(&sc, dev.port, extra) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        ts_stop(&sc.proc);
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
+    static const char *const extra[] = {"--pool", "4", NULL};
+    ts_resp_fixture_start(&dev, &sc, extra);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 TestSuite(resp_order, .init = setup, .fini = teardown, .timeout = 120);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 #include "ts_resp_cmp.h"
 
 #define IO_MS 5000 /* bound for one raw exchange */
@@ -31,99 +32,15 @@ static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    if (ts_sidecar_start(&sc, dev.port, NULL) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
+    ts_resp_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 TestSuite(resp_queue, .init = setup, .fini = teardown, .timeout = 90);
-
-/* ---- helpers ---- */
-
-static redisContext *conn(void)
-{
-    redisContext *c = ts_redis(sc.resp_port);
-    cr_assert_not_null(c, "cannot connect to the RESP port");
-    return c;
-}
-
-static redisReply *cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s': %s", fmt, c->errstr);
-    return r;
-}
-
-static const char *err_text(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ERROR ? r->str : "(not an error)";
-}
-
-static long long get_int(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "'%s': type %d (%s)", fmt, r->type, err_text(r));
-    long long v = r->integer;
-    freeReplyObject(r);
-    return v;
-}
-
-static void expect_str(redisContext *c, const char *want, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_STRING, "'%s': type %d (%s)", fmt, r->type, err_text(r));
-    cr_assert_eq((size_t)r->len, strlen(want), "'%s': '%s', want '%s'", fmt, r->str, want);
-    cr_assert_eq(memcmp(r->str, want, strlen(want)), 0, "'%s': '%s', want '%s'", fmt, r->str, want);
-    freeReplyObject(r);
-}
-
-static void expect_nil(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_NIL, "'%s': type %d (%s)", fmt, r->type, err_text(r));
-    freeReplyObject(r);
-}
-
-static void expect_err(redisContext *c, const char *prefix, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_ERROR, "'%s': type %d, want an error", fmt, r->type);
-    cr_assert_eq(strncmp(r->str, prefix, strlen(prefix)), 0, "'%s': '%s', want '%s...'", fmt,
-                 r->str, prefix);
-    freeReplyObject(r);
-}
 
 /* A field of a message (RESP2 flat array of name/value pairs). */
 static const redisReply *field(const redisReply *m, const char *name)
@@ -151,8 +68,9 @@ static redisReply *dequeue(redisContext *c, const char *queue, const char *opts)
     /* The options are split on spaces by hiredis' format parser. */
     char line[256];
     snprintf(line, sizeof(line), "FLO.QDEQUEUE %s %s", queue, opts);
-    redisReply *r = cmd(c, line);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QDEQUEUE: type %d (%s)", r->type, err_text(r));
+    redisReply *r = ts_resp_cmd(c, line);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QDEQUEUE: type %d (%s)", r->type,
+                 ts_resp_err_text(r));
     return r;
 }
 
@@ -178,82 +96,60 @@ static void expect_empty_dequeue(redisContext *c, const char *queue)
 
 static long long stat(redisContext *c, const char *queue, const char *name)
 {
-    redisReply *r = cmd(c, "FLO.QSTATS %s", queue);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QSTATS: %s", err_text(r));
+    redisReply *r = ts_resp_cmd(c, "FLO.QSTATS %s", queue);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QSTATS: %s", ts_resp_err_text(r));
     long long v = ifield(r, name);
     freeReplyObject(r);
     return v;
-}
-
-/* Send a command without reading its reply (a long-poll in flight). */
-static void send_only(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = redisvAppendCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(rc, REDIS_OK);
-    int wdone = 0;
-    while (!wdone) {
-        cr_assert_eq(redisBufferWrite(c, &wdone), REDIS_OK, "write: %s", c->errstr);
-    }
-}
-
-static redisReply *read_reply(redisContext *c)
-{
-    void *r = NULL;
-    cr_assert_eq(redisGetReply(c, &r), REDIS_OK, "read: %s", c->errstr);
-    cr_assert_not_null(r);
-    return r;
 }
 
 /* ---- order, delay, dedup ---- */
 
 Test(resp_queue, priority_first_then_fifo)
 {
-    redisContext *c = conn();
-    get_int(c, "FLO.QPUSH prio a PRIORITY 5");
-    get_int(c, "FLO.QPUSH prio b PRIORITY 1");
-    get_int(c, "FLO.QPUSH prio c PRIORITY 5");
-    get_int(c, "FLO.QPUSH prio d PRIORITY 1");
-    get_int(c, "FLO.QPUSH prio e");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_int(c, "FLO.QPUSH prio a PRIORITY 5");
+    ts_resp_int(c, "FLO.QPUSH prio b PRIORITY 1");
+    ts_resp_int(c, "FLO.QPUSH prio c PRIORITY 5");
+    ts_resp_int(c, "FLO.QPUSH prio d PRIORITY 1");
+    ts_resp_int(c, "FLO.QPUSH prio e");
     /* Lower value first (0 before 1 before 5), FIFO within a priority. */
     const char *want[] = {"e", "b", "d", "a", "c"};
     for (size_t i = 0; i < 5; i++) {
-        expect_str(c, want[i], "RPOP prio");
+        ts_resp_expect_str(c, want[i], "RPOP prio");
     }
-    expect_nil(c, "RPOP prio");
+    ts_resp_expect_nil(c, "RPOP prio");
     redisFree(c);
 }
 
 Test(resp_queue, push_and_pop_are_fifo_not_a_stack)
 {
-    redisContext *c = conn();
-    cr_assert_eq(get_int(c, "RPUSH fifo a b"), 2);
-    cr_assert_eq(get_int(c, "LPUSH fifo c"), 3);
+    redisContext *c = ts_resp_conn(&sc);
+    cr_assert_eq(ts_resp_int(c, "RPUSH fifo a b"), 2);
+    cr_assert_eq(ts_resp_int(c, "LPUSH fifo c"), 3);
     /* RPUSH+RPOP would be a stack in Redis; a Flo queue is FIFO. */
-    expect_str(c, "a", "RPOP fifo");
-    expect_str(c, "b", "LPOP fifo");
-    redisReply *r = cmd(c, "RPOP fifo 5");
+    ts_resp_expect_str(c, "a", "RPOP fifo");
+    ts_resp_expect_str(c, "b", "LPOP fifo");
+    redisReply *r = ts_resp_cmd(c, "RPOP fifo 5");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 1);
     cr_assert_str_eq(r->element[0]->str, "c");
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "LLEN fifo"), 0);
+    cr_assert_eq(ts_resp_int(c, "LLEN fifo"), 0);
     redisFree(c);
 }
 
 Test(resp_queue, delay_is_honoured)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     uint64_t t0 = ts_now_ms();
-    get_int(c, "FLO.QPUSH delayed later DELAY 400");
-    expect_nil(c, "RPOP delayed");
-    cr_assert_eq(get_int(c, "LLEN delayed"), 1, "a delayed message counts in LLEN");
+    ts_resp_int(c, "FLO.QPUSH delayed later DELAY 400");
+    ts_resp_expect_nil(c, "RPOP delayed");
+    cr_assert_eq(ts_resp_int(c, "LLEN delayed"), 1, "a delayed message counts in LLEN");
     /* BRPOP is released when the delay ends, not before. */
-    redisReply *r = cmd(c, "BRPOP delayed 5");
+    redisReply *r = ts_resp_cmd(c, "BRPOP delayed 5");
     uint64_t waited = ts_now_ms() - t0;
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", err_text(r));
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", ts_resp_err_text(r));
     cr_assert_str_eq(r->element[1]->str, "later");
     freeReplyObject(r);
     cr_assert_geq(waited, 380, "delivered after %llu ms", (unsigned long long)waited);
@@ -263,12 +159,12 @@ Test(resp_queue, delay_is_honoured)
 
 Test(resp_queue, dedup_returns_the_first_sequence)
 {
-    redisContext *c = conn();
-    long long s1 = get_int(c, "FLO.QPUSH dd one DEDUP order-17");
-    long long s2 = get_int(c, "FLO.QPUSH dd two DEDUP order-17");
+    redisContext *c = ts_resp_conn(&sc);
+    long long s1 = ts_resp_int(c, "FLO.QPUSH dd one DEDUP order-17");
+    long long s2 = ts_resp_int(c, "FLO.QPUSH dd two DEDUP order-17");
     cr_assert_eq(s1, s2, "dedup hit must answer the first message's sequence");
-    cr_assert_eq(get_int(c, "LLEN dd"), 1);
-    expect_str(c, "one", "RPOP dd");
+    cr_assert_eq(ts_resp_int(c, "LLEN dd"), 1);
+    ts_resp_expect_str(c, "one", "RPOP dd");
     redisFree(c);
 }
 
@@ -276,13 +172,13 @@ Test(resp_queue, dedup_returns_the_first_sequence)
 
 Test(resp_queue, dequeued_message_is_exclusive_until_nacked)
 {
-    redisContext *a = conn(), *b = conn();
-    get_int(a, "FLO.QPUSH lease m1");
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
+    ts_resp_int(a, "FLO.QPUSH lease m1");
     long long seq = dequeue_one(a, "lease", "VISIBILITY 10000", "m1");
     expect_empty_dequeue(b, "lease");
-    expect_nil(b, "RPOP lease");
+    ts_resp_expect_nil(b, "RPOP lease");
     cr_assert_eq(stat(b, "lease", "leased_now"), 1);
-    cr_assert_eq(get_int(a, "FLO.QNACK lease %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(a, "FLO.QNACK lease %lld", seq), 1);
     redisReply *r = dequeue(b, "lease", "");
     cr_assert_eq(r->elements, 1);
     cr_assert_eq(ifield(r->element[0], "seq"), seq);
@@ -296,27 +192,27 @@ Test(resp_queue, dequeued_message_is_exclusive_until_nacked)
 
 Test(resp_queue, ack_removes_for_good)
 {
-    redisContext *c = conn();
-    get_int(c, "FLO.QPUSH acked x");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_int(c, "FLO.QPUSH acked x");
     long long seq = dequeue_one(c, "acked", "VISIBILITY 200", "x");
-    cr_assert_eq(get_int(c, "FLO.QACK acked %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QACK acked %lld", seq), 1);
     usleep(400 * 1000); /* past the lease: an acked message never comes back */
     expect_empty_dequeue(c, "acked");
-    cr_assert_eq(get_int(c, "LLEN acked"), 0);
+    cr_assert_eq(ts_resp_int(c, "LLEN acked"), 0);
     cr_assert_eq(stat(c, "acked", "acked"), 1);
     /* Acking again is harmless (idempotent). */
-    cr_assert_eq(get_int(c, "FLO.QACK acked %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QACK acked %lld", seq), 1);
     redisFree(c);
 }
 
 Test(resp_queue, nack_to_dlq_then_requeue)
 {
-    redisContext *c = conn();
-    get_int(c, "FLO.QPUSH dlq1 poison");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_int(c, "FLO.QPUSH dlq1 poison");
     long long seq = dequeue_one(c, "dlq1", "", "poison");
-    cr_assert_eq(get_int(c, "FLO.QNACK dlq1 DLQ %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QNACK dlq1 DLQ %lld", seq), 1);
     expect_empty_dequeue(c, "dlq1");
-    redisReply *r = cmd(c, "FLO.QDLQ dlq1");
+    redisReply *r = ts_resp_cmd(c, "FLO.QDLQ dlq1");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 1);
     cr_assert_eq(ifield(r->element[0], "seq"), seq);
@@ -324,17 +220,17 @@ Test(resp_queue, nack_to_dlq_then_requeue)
     freeReplyObject(r);
     cr_assert_eq(stat(c, "dlq1", "dlq_now"), 1);
     /* Acking a dead message is refused with Flo's reason. */
-    expect_err(c, "CONFLICT seq", "FLO.QACK dlq1 %lld", seq);
-    cr_assert_eq(get_int(c, "FLO.QREQUEUE dlq1 %lld", seq), 1);
+    ts_resp_expect_err(c, "CONFLICT seq", "FLO.QACK dlq1 %lld", seq);
+    cr_assert_eq(ts_resp_int(c, "FLO.QREQUEUE dlq1 %lld", seq), 1);
     cr_assert_eq(stat(c, "dlq1", "dlq_now"), 0);
     redisReply *d = dequeue(c, "dlq1", "");
     cr_assert_eq(d->elements, 1);
     cr_assert_eq(ifield(d->element[0], "seq"), seq);
     cr_assert_eq(ifield(d->element[0], "attempts"), 1, "requeue gives a fresh retry budget");
     freeReplyObject(d);
-    cr_assert_eq(get_int(c, "FLO.QNACK dlq1 DLQ %lld", seq), 1);
-    cr_assert_eq(get_int(c, "FLO.QDLQDEL dlq1 %lld", seq), 1);
-    r = cmd(c, "FLO.QDLQ dlq1 COUNT 10");
+    cr_assert_eq(ts_resp_int(c, "FLO.QNACK dlq1 DLQ %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QDLQDEL dlq1 %lld", seq), 1);
+    r = ts_resp_cmd(c, "FLO.QDLQ dlq1 COUNT 10");
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);
     redisFree(c);
@@ -342,8 +238,8 @@ Test(resp_queue, nack_to_dlq_then_requeue)
 
 Test(resp_queue, expired_lease_redelivers)
 {
-    redisContext *a = conn(), *b = conn();
-    get_int(a, "FLO.QPUSH exp job");
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
+    ts_resp_int(a, "FLO.QPUSH exp job");
     long long seq = dequeue_one(a, "exp", "VISIBILITY 150", "job");
     expect_empty_dequeue(b, "exp");
     /* A blocking dequeue is released by the expiry. */
@@ -359,14 +255,14 @@ Test(resp_queue, expired_lease_redelivers)
 
 Test(resp_queue, max_retries_sends_to_dlq)
 {
-    redisContext *c = conn();
-    long long seq = get_int(c, "FLO.QPUSH retry bad MAXRETRIES 2");
+    redisContext *c = ts_resp_conn(&sc);
+    long long seq = ts_resp_int(c, "FLO.QPUSH retry bad MAXRETRIES 2");
     cr_assert_eq(dequeue_one(c, "retry", "", "bad"), seq);
-    cr_assert_eq(get_int(c, "FLO.QNACK retry %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QNACK retry %lld", seq), 1);
     cr_assert_eq(dequeue_one(c, "retry", "", "bad"), seq);
-    cr_assert_eq(get_int(c, "FLO.QNACK retry %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(c, "FLO.QNACK retry %lld", seq), 1);
     expect_empty_dequeue(c, "retry");
-    redisReply *r = cmd(c, "FLO.QDLQ retry");
+    redisReply *r = ts_resp_cmd(c, "FLO.QDLQ retry");
     cr_assert_eq(r->elements, 1, "after 2 deliveries the nack dead-letters");
     cr_assert_eq(ifield(r->element[0], "seq"), seq);
     freeReplyObject(r);
@@ -375,18 +271,18 @@ Test(resp_queue, max_retries_sends_to_dlq)
 
 Test(resp_queue, peek_and_lrange_lease_nothing)
 {
-    redisContext *c = conn();
-    cr_assert_eq(get_int(c, "RPUSH pk a b c"), 3);
-    redisReply *r = cmd(c, "FLO.QPEEK pk COUNT 2");
+    redisContext *c = ts_resp_conn(&sc);
+    cr_assert_eq(ts_resp_int(c, "RPUSH pk a b c"), 3);
+    redisReply *r = ts_resp_cmd(c, "FLO.QPEEK pk COUNT 2");
     cr_assert_eq(r->elements, 2);
     cr_assert_str_eq(field(r->element[0], "payload")->str, "a");
     cr_assert_eq(ifield(r->element[0], "attempts"), 0);
     freeReplyObject(r);
-    r = cmd(c, "LRANGE pk 0 -1");
+    r = ts_resp_cmd(c, "LRANGE pk 0 -1");
     cr_assert_eq(r->elements, 3);
     cr_assert_str_eq(r->element[2]->str, "c");
     freeReplyObject(r);
-    r = cmd(c, "LRANGE pk 1 1");
+    r = ts_resp_cmd(c, "LRANGE pk 1 1");
     cr_assert_eq(r->elements, 1);
     cr_assert_str_eq(r->element[0]->str, "b");
     freeReplyObject(r);
@@ -400,20 +296,20 @@ Test(resp_queue, peek_and_lrange_lease_nothing)
 
 Test(resp_queue, touch_extends_the_lease)
 {
-    redisContext *a = conn(), *b = conn();
-    get_int(a, "FLO.QPUSH touch t");
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
+    ts_resp_int(a, "FLO.QPUSH touch t");
     long long seq = dequeue_one(a, "touch", "VISIBILITY 300", "t");
     usleep(150 * 1000);
-    redisReply *r = cmd(a, "FLO.QTOUCH touch %lld VISIBILITY 3000", seq);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QTOUCH: %s", err_text(r));
+    redisReply *r = ts_resp_cmd(a, "FLO.QTOUCH touch %lld VISIBILITY 3000", seq);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "FLO.QTOUCH: %s", ts_resp_err_text(r));
     cr_assert_eq(r->elements, 1);
     cr_assert_gt(r->element[0]->integer, 0);
     freeReplyObject(r);
     usleep(400 * 1000); /* past the first lease, inside the renewed one */
     expect_empty_dequeue(b, "touch");
-    cr_assert_eq(get_int(a, "FLO.QACK touch %lld", seq), 1);
+    cr_assert_eq(ts_resp_int(a, "FLO.QACK touch %lld", seq), 1);
     /* Touching a message that is gone tells the worker. */
-    expect_err(a, "ERR seq", "FLO.QTOUCH touch %lld", seq);
+    ts_resp_expect_err(a, "ERR seq", "FLO.QTOUCH touch %lld", seq);
     redisFree(a);
     redisFree(b);
 }
@@ -422,26 +318,27 @@ Test(resp_queue, touch_extends_the_lease)
 
 Test(resp_queue, brpop_released_by_another_client)
 {
-    redisContext *waiter = conn(), *other = conn(), *pusher = conn();
+    redisContext *waiter = ts_resp_conn(&sc), *other = ts_resp_conn(&sc),
+                 *pusher = ts_resp_conn(&sc);
     uint64_t t0 = ts_now_ms();
-    send_only(waiter, "BRPOP bq 10");
+    ts_resp_send_only(waiter, "BRPOP bq 10");
     usleep(100 * 1000);
     /* Other clients are served while the BRPOP waits. */
-    redisReply *r = cmd(other, "PING");
+    redisReply *r = ts_resp_cmd(other, "PING");
     cr_assert_str_eq(r->str, "PONG");
     freeReplyObject(r);
-    cr_assert_eq(get_int(other, "LLEN bq"), 0);
+    cr_assert_eq(ts_resp_int(other, "LLEN bq"), 0);
     /* The length right after the push: the waiter may already hold it. */
-    long long len = get_int(pusher, "LPUSH bq wake");
+    long long len = ts_resp_int(pusher, "LPUSH bq wake");
     cr_assert(len == 0 || len == 1, "LPUSH answered %lld", len);
-    r = read_reply(waiter);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", err_text(r));
+    r = ts_resp_read_reply(waiter);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", ts_resp_err_text(r));
     cr_assert_eq(r->elements, 2);
     cr_assert_str_eq(r->element[0]->str, "bq");
     cr_assert_str_eq(r->element[1]->str, "wake");
     freeReplyObject(r);
     cr_assert_lt(ts_now_ms() - t0, 3000, "BRPOP must return as soon as the push lands");
-    cr_assert_eq(get_int(other, "LLEN bq"), 0, "a popped element is gone");
+    cr_assert_eq(ts_resp_int(other, "LLEN bq"), 0, "a popped element is gone");
     redisFree(waiter);
     redisFree(other);
     redisFree(pusher);
@@ -449,15 +346,15 @@ Test(resp_queue, brpop_released_by_another_client)
 
 Test(resp_queue, brpop_serves_first_nonempty_key_in_order)
 {
-    redisContext *c = conn();
-    get_int(c, "RPUSH k2 two");
-    get_int(c, "RPUSH k3 three");
-    redisReply *r = cmd(c, "BLPOP k1 k2 k3 1");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_int(c, "RPUSH k2 two");
+    ts_resp_int(c, "RPUSH k3 three");
+    redisReply *r = ts_resp_cmd(c, "BLPOP k1 k2 k3 1");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_str_eq(r->element[0]->str, "k2");
     cr_assert_str_eq(r->element[1]->str, "two");
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "LLEN k3"), 1, "the other key is untouched");
+    cr_assert_eq(ts_resp_int(c, "LLEN k3"), 1, "the other key is untouched");
     redisFree(c);
 }
 
@@ -467,7 +364,7 @@ static char *pop_within(redisContext *c, const char *queue, int ms)
 {
     uint64_t deadline = ts_now_ms() + (uint64_t)ms;
     while (ts_now_ms() < deadline) {
-        redisReply *r = cmd(c, "RPOP %s", queue);
+        redisReply *r = ts_resp_cmd(c, "RPOP %s", queue);
         if (r->type == REDIS_REPLY_STRING) {
             char *v = strdup(r->str);
             freeReplyObject(r);
@@ -481,20 +378,20 @@ static char *pop_within(redisContext *c, const char *queue, int ms)
 
 Test(resp_queue, brpop_hands_back_what_it_does_not_take)
 {
-    redisContext *waiter = conn(), *pusher = conn();
-    send_only(waiter, "BRPOP ra rb 5");
+    redisContext *waiter = ts_resp_conn(&sc), *pusher = ts_resp_conn(&sc);
+    ts_resp_send_only(waiter, "BRPOP ra rb 5");
     usleep(100 * 1000);
     /* Both queues get a message at once: both waiters of the BRPOP may be
      * served; one message wins, the other must go back. */
     redisAppendCommand(pusher, "RPUSH ra x");
     redisAppendCommand(pusher, "RPUSH rb y");
     for (int i = 0; i < 2; i++) {
-        redisReply *r = read_reply(pusher);
-        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "RPUSH: %s", err_text(r));
+        redisReply *r = ts_resp_read_reply(pusher);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "RPUSH: %s", ts_resp_err_text(r));
         freeReplyObject(r);
     }
-    redisReply *r = read_reply(waiter);
-    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", err_text(r));
+    redisReply *r = ts_resp_read_reply(waiter);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "BRPOP: %s", ts_resp_err_text(r));
     bool took_x = strcmp(r->element[1]->str, "x") == 0;
     cr_assert_str_eq(r->element[0]->str, took_x ? "ra" : "rb");
     freeReplyObject(r);
@@ -502,19 +399,19 @@ Test(resp_queue, brpop_hands_back_what_it_does_not_take)
     cr_assert_not_null(other, "the message BRPOP did not take was lost");
     cr_assert_str_eq(other, took_x ? "y" : "x");
     free(other);
-    cr_assert_eq(get_int(pusher, "LLEN ra") + get_int(pusher, "LLEN rb"), 0);
+    cr_assert_eq(ts_resp_int(pusher, "LLEN ra") + ts_resp_int(pusher, "LLEN rb"), 0);
     redisFree(waiter);
     redisFree(pusher);
 }
 
 Test(resp_queue, brpop_of_a_gone_client_loses_nothing)
 {
-    redisContext *waiter = conn(), *c = conn();
-    send_only(waiter, "BRPOP gone 4");
+    redisContext *waiter = ts_resp_conn(&sc), *c = ts_resp_conn(&sc);
+    ts_resp_send_only(waiter, "BRPOP gone 4");
     usleep(100 * 1000);
     redisFree(waiter); /* its upstream waiter stays parked for its round */
     usleep(100 * 1000);
-    cr_assert_geq(get_int(c, "LPUSH gone v"), 0);
+    cr_assert_geq(ts_resp_int(c, "LPUSH gone v"), 0);
     /* Without the hand-back it would wait for its 30 s lease. */
     char *v = pop_within(c, "gone", 5000);
     cr_assert_not_null(v, "the message taken by the gone client's waiter did not come back");
@@ -601,10 +498,10 @@ Test(resp_queue, brpop_on_several_queues_loses_and_duplicates_nothing)
                  i % 2 ? "mq1 mq2 mq3" : "mq3 mq1 mq2");
         cr_assert_eq(pthread_create(&th[i], NULL, popper_main, &pp[i]), 0);
     }
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     for (int i = 0; i < NMSG; i++) {
-        redisReply *r = cmd(c, "LPUSH mq%d %d", 1 + i % 3, i);
-        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH: %s", err_text(r));
+        redisReply *r = ts_resp_cmd(c, "LPUSH mq%d %d", 1 + i % 3, i);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH: %s", ts_resp_err_text(r));
         freeReplyObject(r);
     }
     for (int i = 0; i < NPOP; i++) {
@@ -615,7 +512,8 @@ Test(resp_queue, brpop_on_several_queues_loses_and_duplicates_nothing)
     for (int i = 0; i < NPOP; i++) {
         total += pp[i].n;
     }
-    long long left = get_int(c, "LLEN mq1") + get_int(c, "LLEN mq2") + get_int(c, "LLEN mq3");
+    long long left =
+        ts_resp_int(c, "LLEN mq1") + ts_resp_int(c, "LLEN mq2") + ts_resp_int(c, "LLEN mq3");
     cr_assert_eq(total, NMSG, "popped %zu of %d, %lld left in the queues", total, NMSG, left);
     for (int i = 0; i < NPOP; i++) {
         cr_assert_eq(pp[i].errors, 0, "popper %d failed", i);
@@ -628,7 +526,7 @@ Test(resp_queue, brpop_on_several_queues_loses_and_duplicates_nothing)
         cr_assert_eq(seen[i], 1, "message %d popped %d times", i, seen[i]);
     }
     for (int q = 1; q <= 3; q++) {
-        cr_assert_eq(get_int(c, "LLEN mq%d", q), 0);
+        cr_assert_eq(ts_resp_int(c, "LLEN mq%d", q), 0);
         cr_assert_eq(stat(c, q == 1 ? "mq1" : q == 2 ? "mq2" : "mq3", "dlq_now"), 0);
     }
     free(pp);
@@ -731,10 +629,10 @@ Test(resp_queue, thousand_messages_from_concurrent_clients_popped_once)
     for (int i = 0; i < NMSG; i++) {
         cr_assert_eq(seen[i], 1, "message %d popped %d times", i, seen[i]);
     }
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     cr_assert_eq(stat(c, "many", "enqueued"), NMSG);
     cr_assert_eq(stat(c, "many", "acked"), NMSG);
-    cr_assert_eq(get_int(c, "LLEN many"), 0);
+    cr_assert_eq(ts_resp_int(c, "LLEN many"), 0);
     redisFree(c);
     free(seen);
     free(pp);
@@ -766,14 +664,14 @@ static int elem_index(const redisReply *r, const char *prefix)
 Test(resp_queue, pipelined_pushes_then_pops_are_fifo_and_exactly_once)
 {
     enum { N = 200 };
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     append_n(c, "LPUSH", "pipeq", "v", N);
     append_n(c, "RPOP", "pipeq", NULL, N);
     long long last_len = 0;
     for (int i = 0; i < N; i++) {
-        redisReply *r = read_reply(c);
+        redisReply *r = ts_resp_read_reply(c);
         cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH %d: type %d (%s)", i, r->type,
-                     err_text(r));
+                     ts_resp_err_text(r));
         /* Pushes of one pipeline may be counted by an earlier LPUSH's length
          * (docs/resp-commands.md), never fewer than the pushes up to it. */
         cr_assert(r->integer >= i + 1 && r->integer <= N, "LPUSH %d answered %lld", i, r->integer);
@@ -784,9 +682,9 @@ Test(resp_queue, pipelined_pushes_then_pops_are_fifo_and_exactly_once)
     }
     cr_assert_eq(last_len, N);
     for (int i = 0; i < N; i++) {
-        redisReply *r = read_reply(c);
+        redisReply *r = ts_resp_read_reply(c);
         cr_assert_eq(elem_index(r, "v"), i, "RPOP %d: type %d '%s'", i, r->type,
-                     r->type == REDIS_REPLY_STRING ? r->str : err_text(r));
+                     r->type == REDIS_REPLY_STRING ? r->str : ts_resp_err_text(r));
         freeReplyObject(r);
     }
     /* A mixed pipeline keeps the order across classes: each pop sees the
@@ -797,19 +695,19 @@ Test(resp_queue, pipelined_pushes_then_pops_are_fifo_and_exactly_once)
         cr_assert_eq(redisAppendCommand(c, "RPOP pipeq"), REDIS_OK);
     }
     for (int i = 0; i < 20; i++) {
-        redisReply *r = read_reply(c);
-        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH m%d: %s", i, err_text(r));
+        redisReply *r = ts_resp_read_reply(c);
+        cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "LPUSH m%d: %s", i, ts_resp_err_text(r));
         cr_assert_eq(r->integer, 1, "LPUSH m%d into an empty queue answered %lld", i, r->integer);
         freeReplyObject(r);
-        r = read_reply(c);
+        r = ts_resp_read_reply(c);
         cr_assert_eq(elem_index(r, "m"), i, "RPOP after LPUSH m%d: type %d", i, r->type);
         freeReplyObject(r);
-        r = read_reply(c);
+        r = ts_resp_read_reply(c);
         cr_assert_eq(r->type, REDIS_REPLY_NIL, "RPOP of an empty queue: type %d", r->type);
         freeReplyObject(r);
     }
-    expect_nil(c, "RPOP pipeq");
-    cr_assert_eq(get_int(c, "LLEN pipeq"), 0);
+    ts_resp_expect_nil(c, "RPOP pipeq");
+    cr_assert_eq(ts_resp_int(c, "LLEN pipeq"), 0);
     cr_assert_eq(stat(c, "pipeq", "enqueued"), N + 20);
     cr_assert_eq(stat(c, "pipeq", "acked"), N + 20);
     redisFree(c);
@@ -827,8 +725,8 @@ static void flush_out(redisContext *c)
 Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
 {
     enum { N = 150, CHUNK = 10 };
-    redisContext *a = conn();
-    redisContext *b = conn();
+    redisContext *a = ts_resp_conn(&sc);
+    redisContext *b = ts_resp_conn(&sc);
     /* Both producers pipeline into one queue, in chunks sent alternately
      * so their enqueues interleave upstream. */
     for (int i = 0; i < N; i += CHUNK) {
@@ -840,10 +738,10 @@ Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
         flush_out(b);
     }
     for (int i = 0; i < N; i++) {
-        redisReply *ra = read_reply(a);
-        redisReply *rb = read_reply(b);
-        cr_assert_eq(ra->type, REDIS_REPLY_INTEGER, "a%d: %s", i, err_text(ra));
-        cr_assert_eq(rb->type, REDIS_REPLY_INTEGER, "b%d: %s", i, err_text(rb));
+        redisReply *ra = ts_resp_read_reply(a);
+        redisReply *rb = ts_resp_read_reply(b);
+        cr_assert_eq(ra->type, REDIS_REPLY_INTEGER, "a%d: %s", i, ts_resp_err_text(ra));
+        cr_assert_eq(rb->type, REDIS_REPLY_INTEGER, "b%d: %s", i, ts_resp_err_text(rb));
         cr_assert(ra->integer >= i + 1 && ra->integer <= 2 * N);
         cr_assert(rb->integer >= i + 1 && rb->integer <= 2 * N);
         freeReplyObject(ra);
@@ -864,7 +762,7 @@ Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
     int total = 0;
     for (int i = 0; i < N; i++) {
         for (int w = 0; w < 2; w++) {
-            redisReply *r = read_reply(cs[w]);
+            redisReply *r = ts_resp_read_reply(cs[w]);
             const redisReply *e = r;
             if (r->type == REDIS_REPLY_ARRAY) {
                 cr_assert_eq(r->elements, 1, "counted pop: %zu elements", r->elements);
@@ -872,7 +770,7 @@ Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
             }
             int ia = elem_index(e, "a"), ib = elem_index(e, "b");
             cr_assert(ia >= 0 || ib >= 0, "consumer %d pop %d: type %d (%s)", w, i, e->type,
-                      err_text(e));
+                      ts_resp_err_text(e));
             /* FIFO per producer: what one consumer takes from a producer
              * comes in that producer's order. */
             if (ia >= 0) {
@@ -895,7 +793,7 @@ Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
         cr_assert_eq(seen_a[i], 1, "a%d popped %d times", i, seen_a[i]);
         cr_assert_eq(seen_b[i], 1, "b%d popped %d times", i, seen_b[i]);
     }
-    expect_nil(a, "RPOP duoq");
+    ts_resp_expect_nil(a, "RPOP duoq");
     cr_assert_eq(stat(a, "duoq", "acked"), 2 * N);
     redisFree(a);
     redisFree(b);
@@ -903,7 +801,7 @@ Test(resp_queue, two_clients_interleaving_pipelines_lose_and_reorder_nothing)
 
 Test(resp_queue, binary_payloads_are_byte_exact)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     uint8_t bin[300];
     for (size_t i = 0; i < sizeof(bin); i++) {
         bin[i] = (uint8_t)(i * 7 + 3);
@@ -913,13 +811,14 @@ Test(resp_queue, binary_payloads_are_byte_exact)
     bin[2] = '\n';
     bin[3] = 0xff;
     for (int round = 0; round < 3; round++) {
-        redisReply *r = round == 0   ? cmd(c, "LPUSH bin %b", bin, sizeof(bin))
-                        : round == 1 ? cmd(c, "FLO.QPUSH bin %b PRIORITY 3", bin, sizeof(bin))
-                                     : cmd(c, "FLO.QBATCH bin %b %b", bin, sizeof(bin), "", 0);
-        cr_assert_neq(r->type, REDIS_REPLY_ERROR, "push: %s", err_text(r));
+        redisReply *r = round == 0 ? ts_resp_cmd(c, "LPUSH bin %b", bin, sizeof(bin))
+                        : round == 1
+                            ? ts_resp_cmd(c, "FLO.QPUSH bin %b PRIORITY 3", bin, sizeof(bin))
+                            : ts_resp_cmd(c, "FLO.QBATCH bin %b %b", bin, sizeof(bin), "", 0);
+        cr_assert_neq(r->type, REDIS_REPLY_ERROR, "push: %s", ts_resp_err_text(r));
         freeReplyObject(r);
         if (round == 2) {
-            r = cmd(c, "LRANGE bin 0 -1");
+            r = ts_resp_cmd(c, "LRANGE bin 0 -1");
             cr_assert_eq(r->elements, 2);
             cr_assert_eq(r->element[0]->len, sizeof(bin));
             cr_assert_eq(memcmp(r->element[0]->str, bin, sizeof(bin)), 0);
@@ -929,13 +828,13 @@ Test(resp_queue, binary_payloads_are_byte_exact)
             const redisReply *p = field(r->element[0], "payload");
             cr_assert_eq(p->len, sizeof(bin));
             cr_assert_eq(memcmp(p->str, bin, sizeof(bin)), 0);
-            cr_assert_eq(get_int(c, "FLO.QACK bin %lld %lld", ifield(r->element[0], "seq"),
-                                 ifield(r->element[1], "seq")),
+            cr_assert_eq(ts_resp_int(c, "FLO.QACK bin %lld %lld", ifield(r->element[0], "seq"),
+                                     ifield(r->element[1], "seq")),
                          2);
             freeReplyObject(r);
             continue;
         }
-        r = cmd(c, round == 0 ? "RPOP bin" : "BRPOP bin 1");
+        r = ts_resp_cmd(c, round == 0 ? "RPOP bin" : "BRPOP bin 1");
         const redisReply *v = round == 0 ? r : r->element[1];
         cr_assert_eq(v->type, REDIS_REPLY_STRING);
         cr_assert_eq(v->len, sizeof(bin));
@@ -947,41 +846,41 @@ Test(resp_queue, binary_payloads_are_byte_exact)
 
 Test(resp_queue, bad_input_is_refused_and_the_connection_keeps_working)
 {
-    redisContext *c = conn();
-    expect_err(c, "ERR value is out of range", "RPOP q -1");
-    expect_err(c, "ERR wrong number of arguments", "RPOP q 1 2");
-    expect_err(c, "ERR timeout is not a float", "BRPOP q soon");
-    expect_err(c, "ERR timeout is negative", "BRPOP q -1");
-    expect_err(c, "ERR value is not an integer", "LRANGE q a 1");
-    expect_err(c, "ERR LRANGE sees at most", "LRANGE q 5000 6000");
-    expect_err(c, "ERR PRIORITY must be", "FLO.QPUSH q v PRIORITY 256");
-    expect_err(c, "ERR syntax error", "FLO.QPUSH q v PRIORITY");
-    expect_err(c, "ERR syntax error", "FLO.QPUSH q v COLOR red");
-    expect_err(c, "ERR DELAY must be", "FLO.QPUSH q v DELAY -5");
-    expect_err(c, "ERR DEDUP id must be", "FLO.QPUSH q v DEDUP %s", "");
-    expect_err(c, "ERR COUNT must be", "FLO.QDEQUEUE q COUNT 0");
-    expect_err(c, "ERR COUNT must be", "FLO.QDEQUEUE q COUNT 101");
-    expect_err(c, "ERR BLOCK must be", "FLO.QDEQUEUE q BLOCK 300001");
-    expect_err(c, "ERR invalid sequence", "FLO.QACK q abc");
-    expect_err(c, "ERR invalid sequence", "FLO.QACK q 0");
-    expect_err(c, "ERR wrong number of arguments", "FLO.QNACK q DLQ");
-    expect_err(c, "ERR key must not be empty", "LPUSH %s v", "");
-    expect_err(c, "ERR lindex is not supported", "LINDEX q 0");
-    expect_err(c, "ERR wrong number of arguments", "LPUSH q");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_err(c, "ERR value is out of range", "RPOP q -1");
+    ts_resp_expect_err(c, "ERR wrong number of arguments", "RPOP q 1 2");
+    ts_resp_expect_err(c, "ERR timeout is not a float", "BRPOP q soon");
+    ts_resp_expect_err(c, "ERR timeout is negative", "BRPOP q -1");
+    ts_resp_expect_err(c, "ERR value is not an integer", "LRANGE q a 1");
+    ts_resp_expect_err(c, "ERR LRANGE sees at most", "LRANGE q 5000 6000");
+    ts_resp_expect_err(c, "ERR PRIORITY must be", "FLO.QPUSH q v PRIORITY 256");
+    ts_resp_expect_err(c, "ERR syntax error", "FLO.QPUSH q v PRIORITY");
+    ts_resp_expect_err(c, "ERR syntax error", "FLO.QPUSH q v COLOR red");
+    ts_resp_expect_err(c, "ERR DELAY must be", "FLO.QPUSH q v DELAY -5");
+    ts_resp_expect_err(c, "ERR DEDUP id must be", "FLO.QPUSH q v DEDUP %s", "");
+    ts_resp_expect_err(c, "ERR COUNT must be", "FLO.QDEQUEUE q COUNT 0");
+    ts_resp_expect_err(c, "ERR COUNT must be", "FLO.QDEQUEUE q COUNT 101");
+    ts_resp_expect_err(c, "ERR BLOCK must be", "FLO.QDEQUEUE q BLOCK 300001");
+    ts_resp_expect_err(c, "ERR invalid sequence", "FLO.QACK q abc");
+    ts_resp_expect_err(c, "ERR invalid sequence", "FLO.QACK q 0");
+    ts_resp_expect_err(c, "ERR wrong number of arguments", "FLO.QNACK q DLQ");
+    ts_resp_expect_err(c, "ERR key must not be empty", "LPUSH %s v", "");
+    ts_resp_expect_err(c, "ERR lindex is not supported", "LINDEX q 0");
+    ts_resp_expect_err(c, "ERR wrong number of arguments", "LPUSH q");
     /* A touch of a message that is not leased: Flo's reason, as CONFLICT. */
-    long long seq = get_int(c, "FLO.QPUSH badq v");
-    expect_err(c, "CONFLICT seq", "FLO.QTOUCH badq %lld", seq);
-    redisReply *r = cmd(c, "PING");
+    long long seq = ts_resp_int(c, "FLO.QPUSH badq v");
+    ts_resp_expect_err(c, "CONFLICT seq", "FLO.QTOUCH badq %lld", seq);
+    redisReply *r = ts_resp_cmd(c, "PING");
     cr_assert_str_eq(r->str, "PONG");
     freeReplyObject(r);
-    expect_str(c, "v", "RPOP badq");
+    ts_resp_expect_str(c, "v", "RPOP badq");
     redisFree(c);
 }
 
 Test(resp_queue, command_docs_and_redis_cli)
 {
-    redisContext *c = conn();
-    redisReply *r = cmd(c, "COMMAND INFO brpop flo.qdequeue lindex");
+    redisContext *c = ts_resp_conn(&sc);
+    redisReply *r = ts_resp_cmd(c, "COMMAND INFO brpop flo.qdequeue lindex");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 3);
     cr_assert_str_eq(r->element[0]->element[0]->str, "brpop");

@@ -15,68 +15,28 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    if (ts_sidecar_start(&sc, dev.port, NULL) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
+    ts_resp_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 TestSuite(resp_stream, .init = setup, .fini = teardown, .timeout = 60);
-
-static redisContext *conn(void)
-{
-    redisContext *c = ts_redis(sc.resp_port);
-    cr_assert_not_null(c, "cannot connect to the RESP port");
-    return c;
-}
 
 static redisReply *cmdv(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     cr_assert_not_null(r, "no reply to %s: %s", argv[0], c->errstr);
     return r;
-}
-
-static redisReply *cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s': %s", fmt, c->errstr);
-    return r;
-}
-
-static long long get_int(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "'%s': type %d (%s)", fmt, r->type,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "");
-    long long v = r->integer;
-    freeReplyObject(r);
-    return v;
 }
 
 /* XADD key * f v ...; returns the id (static buffer per call site use). */
@@ -129,7 +89,7 @@ static void check_entry(const redisReply *e, const char *id, int npairs, const c
 
 Test(resp_stream, xadd_xrange_round_trip)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     /* Every pair a header (first field is not `payload`), with a binary
      * value holding NUL, CR and LF. */
     static const char bin[] = {'a', 0, '\r', '\n', (char)0xff, 'z'};
@@ -148,9 +108,9 @@ Test(resp_stream, xadd_xrange_round_trip)
     xadd(c, id2, sizeof(id2), "s:rt", 2, p2, l2);
     xadd(c, id3, sizeof(id3), "s:rt", 1, p3, l3);
     xadd(c, id4, sizeof(id4), "s:rt", 2, p4, NULL);
-    cr_assert_eq(get_int(c, "XLEN s:rt"), 4);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:rt"), 4);
 
-    redisReply *r = cmd(c, "XRANGE s:rt - +");
+    redisReply *r = ts_resp_cmd(c, "XRANGE s:rt - +");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "type %d (%s)", r->type,
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->elements, 4);
@@ -161,42 +121,42 @@ Test(resp_stream, xadd_xrange_round_trip)
     freeReplyObject(r);
 
     /* Bounds: inclusive start, exclusive start, exclusive end, COUNT. */
-    r = cmd(c, "XRANGE s:rt %s +", id2);
+    r = ts_resp_cmd(c, "XRANGE s:rt %s +", id2);
     cr_assert_eq(r->elements, 3);
     check_entry(r->element[0], id2, 2, p2, l2);
     freeReplyObject(r);
-    r = cmd(c, "XRANGE s:rt (%s +", id2);
+    r = ts_resp_cmd(c, "XRANGE s:rt (%s +", id2);
     cr_assert_eq(r->elements, 2);
     check_entry(r->element[0], id3, 1, p3, l3);
     freeReplyObject(r);
-    r = cmd(c, "XRANGE s:rt - (%s", id3);
+    r = ts_resp_cmd(c, "XRANGE s:rt - (%s", id3);
     cr_assert_eq(r->elements, 2);
     check_entry(r->element[1], id2, 2, p2, l2);
     freeReplyObject(r);
-    r = cmd(c, "XRANGE s:rt %s %s", id2, id3);
+    r = ts_resp_cmd(c, "XRANGE s:rt %s %s", id2, id3);
     cr_assert_eq(r->elements, 2);
     freeReplyObject(r);
-    r = cmd(c, "XRANGE s:rt - + COUNT 1");
+    r = ts_resp_cmd(c, "XRANGE s:rt - + COUNT 1");
     cr_assert_eq(r->elements, 1);
     check_entry(r->element[0], id1, 3, p1, l1);
     freeReplyObject(r);
-    r = cmd(c, "XRANGE s:rt - + COUNT 0");
+    r = ts_resp_cmd(c, "XRANGE s:rt - + COUNT 0");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);
 
     /* A stream that does not exist: empty, length 0. */
-    r = cmd(c, "XRANGE s:none - +");
+    r = ts_resp_cmd(c, "XRANGE s:none - +");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "XLEN s:none"), 0);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:none"), 0);
     redisFree(c);
 }
 
 Test(resp_stream, xread_from_ids)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     const char *pa[] = {"payload", "a1"};
     const char *pb[] = {"payload", "b1"};
     const char *pa2[] = {"payload", "a2"};
@@ -205,7 +165,7 @@ Test(resp_stream, xread_from_ids)
     xadd(c, b1, sizeof(b1), "s:rb", 1, pb, NULL);
     xadd(c, a2, sizeof(a2), "s:ra", 1, pa2, NULL);
 
-    redisReply *r = cmd(c, "XREAD COUNT 10 STREAMS s:ra s:rb 0 0");
+    redisReply *r = ts_resp_cmd(c, "XREAD COUNT 10 STREAMS s:ra s:rb 0 0");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "type %d (%s)", r->type,
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->elements, 2);
@@ -217,7 +177,7 @@ Test(resp_stream, xread_from_ids)
     freeReplyObject(r);
 
     /* Ids are exclusive: after a1 only a2; nothing after b1 is omitted. */
-    r = cmd(c, "XREAD STREAMS s:ra s:rb %s %s", a1, b1);
+    r = ts_resp_cmd(c, "XREAD STREAMS s:ra s:rb %s %s", a1, b1);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 1);
     cr_assert_str_eq(r->element[0]->element[0]->str, "s:ra");
@@ -226,15 +186,15 @@ Test(resp_stream, xread_from_ids)
     freeReplyObject(r);
 
     /* Nothing newer: nil; "$" without BLOCK: nil. */
-    r = cmd(c, "XREAD STREAMS s:ra %s", a2);
+    r = ts_resp_cmd(c, "XREAD STREAMS s:ra %s", a2);
     cr_assert_eq(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
-    r = cmd(c, "XREAD STREAMS s:ra $");
+    r = ts_resp_cmd(c, "XREAD STREAMS s:ra $");
     cr_assert_eq(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
 
     /* COUNT bounds each stream. */
-    r = cmd(c, "XREAD COUNT 1 STREAMS s:ra 0");
+    r = ts_resp_cmd(c, "XREAD COUNT 1 STREAMS s:ra 0");
     cr_assert_eq(r->element[0]->element[1]->elements, 1);
     freeReplyObject(r);
     redisFree(c);
@@ -242,7 +202,7 @@ Test(resp_stream, xread_from_ids)
 
 Test(resp_stream, xtrim_and_xadd_maxlen)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     char ids[6][64];
     for (int i = 0; i < 6; i++) {
         char v[8];
@@ -250,29 +210,29 @@ Test(resp_stream, xtrim_and_xadd_maxlen)
         const char *pv[] = {"payload", v};
         xadd(c, ids[i], sizeof(ids[i]), "s:trim", 1, pv, NULL);
     }
-    cr_assert_eq(get_int(c, "XTRIM s:trim MAXLEN 4"), 2);
-    cr_assert_eq(get_int(c, "XLEN s:trim"), 4);
+    cr_assert_eq(ts_resp_int(c, "XTRIM s:trim MAXLEN 4"), 2);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:trim"), 4);
     /* MINID keeps ids >= the given one. */
-    cr_assert_eq(get_int(c, "XTRIM s:trim MINID = %s", ids[3]), 1);
-    redisReply *r = cmd(c, "XRANGE s:trim - + COUNT 1");
+    cr_assert_eq(ts_resp_int(c, "XTRIM s:trim MINID = %s", ids[3]), 1);
+    redisReply *r = ts_resp_cmd(c, "XRANGE s:trim - + COUNT 1");
     cr_assert_eq(r->elements, 1);
     cr_assert_str_eq(r->element[0]->element[0]->str, ids[3]);
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "XTRIM s:trim MINID 0"), 0);
+    cr_assert_eq(ts_resp_int(c, "XTRIM s:trim MINID 0"), 0);
 
     /* XADD MAXLEN trims after the append. */
-    r = cmd(c, "XADD s:trim MAXLEN 2 * payload new");
+    r = ts_resp_cmd(c, "XADD s:trim MAXLEN 2 * payload new");
     cr_assert_eq(r->type, REDIS_REPLY_STRING, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "XLEN s:trim"), 2);
-    cr_assert_eq(get_int(c, "XTRIM s:trim MAXLEN 0"), 2);
-    cr_assert_eq(get_int(c, "XLEN s:trim"), 0);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:trim"), 2);
+    cr_assert_eq(ts_resp_int(c, "XTRIM s:trim MAXLEN 0"), 2);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:trim"), 0);
     redisFree(c);
 }
 
 Test(resp_stream, bad_input_keeps_connection)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     static const char *const bad[] = {
         "XADD s:bad 1-1 f v",          /* explicit id: Flo assigns ids */
         "XADD s:bad abc f v",          /* not an id */
@@ -293,7 +253,7 @@ Test(resp_stream, bad_input_keeps_connection)
         "XDEL s:bad 1-1",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        redisReply *r = cmd(c, bad[i]);
+        redisReply *r = ts_resp_cmd(c, bad[i]);
         cr_assert_eq(r->type, REDIS_REPLY_ERROR, "'%s' gave type %d", bad[i], r->type);
         cr_assert(strncmp(r->str, "ERR", 3) == 0, "'%s': %s", bad[i], r->str);
         freeReplyObject(r);
@@ -304,8 +264,8 @@ Test(resp_stream, bad_input_keeps_connection)
     redisReply *r = cmdv(c, 7, argv, lens);
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "XLEN s:bad"), 0, "nothing was appended");
-    r = cmd(c, "PING");
+    cr_assert_eq(ts_resp_int(c, "XLEN s:bad"), 0, "nothing was appended");
+    r = ts_resp_cmd(c, "PING");
     cr_assert_eq(r->type, REDIS_REPLY_STATUS);
     cr_assert_str_eq(r->str, "PONG");
     freeReplyObject(r);
@@ -314,10 +274,10 @@ Test(resp_stream, bad_input_keeps_connection)
 
 Test(resp_stream, xread_block_released_and_timeout)
 {
-    redisContext *a = conn(), *b = conn();
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
     /* Timeout: nil after about the BLOCK time. */
     uint64_t t0 = ts_now_ms();
-    redisReply *r = cmd(a, "XREAD BLOCK 300 STREAMS s:blk $");
+    redisReply *r = ts_resp_cmd(a, "XREAD BLOCK 300 STREAMS s:blk $");
     cr_assert_eq(r->type, REDIS_REPLY_NIL, "type %d", r->type);
     freeReplyObject(r);
     uint64_t took = ts_now_ms() - t0;
@@ -327,10 +287,10 @@ Test(resp_stream, xread_block_released_and_timeout)
      * and its XADD releases the reader. */
     cr_assert_eq(redisAppendCommand(a, "XREAD BLOCK 5000 STREAMS s:blk s:blk2 $ $"), REDIS_OK);
     cr_assert_eq(redisBufferWrite(a, &(int){0}), REDIS_OK);
-    r = cmd(b, "PING");
+    r = ts_resp_cmd(b, "PING");
     cr_assert_str_eq(r->str, "PONG");
     freeReplyObject(r);
-    r = cmd(b, "XRANGE s:blk - +");
+    r = ts_resp_cmd(b, "XRANGE s:blk - +");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     freeReplyObject(r);
     const char *pv[] = {"payload", "wake", "h", "1"};
@@ -346,7 +306,7 @@ Test(resp_stream, xread_block_released_and_timeout)
     check_entry(r->element[0]->element[1]->element[0], id, 2, pv, NULL);
     freeReplyObject(r);
     /* The connection goes on. */
-    cr_assert_eq(get_int(a, "XLEN s:blk2"), 1);
+    cr_assert_eq(ts_resp_int(a, "XLEN s:blk2"), 1);
     redisFree(a);
     redisFree(b);
 }
@@ -355,7 +315,8 @@ Test(resp_stream, xread_block_released_and_timeout)
 static size_t group_read(redisContext *c, const char *consumer, const char *count, char ids[][64],
                          size_t cap)
 {
-    redisReply *r = cmd(c, "XREADGROUP GROUP g1 %s COUNT %s STREAMS s:grp >", consumer, count);
+    redisReply *r =
+        ts_resp_cmd(c, "XREADGROUP GROUP g1 %s COUNT %s STREAMS s:grp >", consumer, count);
     if (r->type == REDIS_REPLY_NIL) {
         freeReplyObject(r);
         return 0;
@@ -375,23 +336,23 @@ static size_t group_read(redisContext *c, const char *consumer, const char *coun
 
 Test(resp_stream, groups_split_ack_pending_claim)
 {
-    redisContext *c = conn();
-    redisReply *r = cmd(c, "XGROUP CREATE s:grp g1 $");
+    redisContext *c = ts_resp_conn(&sc);
+    redisReply *r = ts_resp_cmd(c, "XGROUP CREATE s:grp g1 $");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR, "$ is refused");
     freeReplyObject(r);
-    r = cmd(c, "XGROUP CREATE s:grp g1 0 MKSTREAM");
+    r = ts_resp_cmd(c, "XGROUP CREATE s:grp g1 0 MKSTREAM");
     cr_assert_eq(r->type, REDIS_REPLY_STATUS, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_str_eq(r->str, "OK");
     freeReplyObject(r);
-    r = cmd(c, "XGROUP CREATE s:grp g1 0");
+    r = ts_resp_cmd(c, "XGROUP CREATE s:grp g1 0");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert(strncmp(r->str, "BUSYGROUP", 9) == 0, "%s", r->str);
     freeReplyObject(r);
-    r = cmd(c, "XGROUP CREATECONSUMER s:grp nosuch c1");
+    r = ts_resp_cmd(c, "XGROUP CREATECONSUMER s:grp nosuch c1");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert(strncmp(r->str, "NOGROUP", 7) == 0, "%s", r->str);
     freeReplyObject(r);
-    cr_assert_eq(get_int(c, "XGROUP CREATECONSUMER s:grp g1 c1"), 1);
+    cr_assert_eq(ts_resp_int(c, "XGROUP CREATECONSUMER s:grp g1 c1"), 1);
 
     char all[6][64];
     for (int i = 0; i < 6; i++) {
@@ -419,7 +380,7 @@ Test(resp_stream, groups_split_ack_pending_claim)
     }
 
     /* XPENDING summary: 6 pending, c1 has 2, c2 has 4. */
-    r = cmd(c, "XPENDING s:grp g1");
+    r = ts_resp_cmd(c, "XPENDING s:grp g1");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->elements, 4);
     cr_assert_eq(r->element[0]->integer, 6);
@@ -429,28 +390,28 @@ Test(resp_stream, groups_split_ack_pending_claim)
     freeReplyObject(r);
 
     /* XACK counts what was pending, once. */
-    cr_assert_eq(get_int(c, "XACK s:grp g1 %s %s %s", got1[0], got1[0], got1[1]), 2);
-    cr_assert_eq(get_int(c, "XACK s:grp g1 %s", got1[0]), 0);
+    cr_assert_eq(ts_resp_int(c, "XACK s:grp g1 %s %s %s", got1[0], got1[0], got1[1]), 2);
+    cr_assert_eq(ts_resp_int(c, "XACK s:grp g1 %s", got1[0]), 0);
 
     /* Extended form: c2's four entries, delivery count 1. */
-    r = cmd(c, "XPENDING s:grp g1 - + 10 c2");
+    r = ts_resp_cmd(c, "XPENDING s:grp g1 - + 10 c2");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 4);
     cr_assert_str_eq(r->element[0]->element[0]->str, got2[0]);
     cr_assert_str_eq(r->element[0]->element[1]->str, "c2");
     cr_assert_eq(r->element[0]->element[3]->integer, 1);
     freeReplyObject(r);
-    r = cmd(c, "XPENDING s:grp g1 - + 1");
+    r = ts_resp_cmd(c, "XPENDING s:grp g1 - + 1");
     cr_assert_eq(r->elements, 1);
     freeReplyObject(r);
 
     /* XAUTOCLAIM after an idle time: c1 takes c2's entries. */
-    r = cmd(c, "XAUTOCLAIM s:grp g1 c1 60000 0-0 COUNT 10");
+    r = ts_resp_cmd(c, "XAUTOCLAIM s:grp g1 c1 60000 0-0 COUNT 10");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->element[1]->elements, 0, "nothing idle for a minute");
     freeReplyObject(r);
     usleep(300 * 1000);
-    r = cmd(c, "XAUTOCLAIM s:grp g1 c1 200 0-0 COUNT 2");
+    r = ts_resp_cmd(c, "XAUTOCLAIM s:grp g1 c1 200 0-0 COUNT 2");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 3);
     cr_assert_eq(r->element[1]->elements, 2);
@@ -459,36 +420,36 @@ Test(resp_stream, groups_split_ack_pending_claim)
     char cursor[64];
     snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
     freeReplyObject(r);
-    r = cmd(c, "XAUTOCLAIM s:grp g1 c1 200 %s COUNT 10", cursor);
+    r = ts_resp_cmd(c, "XAUTOCLAIM s:grp g1 c1 200 %s COUNT 10", cursor);
     cr_assert_eq(r->element[1]->elements, 2);
     cr_assert_str_eq(r->element[0]->str, "0-0", "scan complete");
     freeReplyObject(r);
-    r = cmd(c, "XPENDING s:grp g1 - + 10 c1");
+    r = ts_resp_cmd(c, "XPENDING s:grp g1 - + 10 c1");
     cr_assert_eq(r->elements, 4);
     cr_assert_eq(r->element[0]->element[3]->integer, 2, "claimed: delivered twice");
     freeReplyObject(r);
 
     /* DELCONSUMER reports the consumer's pending count. */
-    cr_assert_eq(get_int(c, "XGROUP DELCONSUMER s:grp g1 c2"), 0);
+    cr_assert_eq(ts_resp_int(c, "XGROUP DELCONSUMER s:grp g1 c2"), 0);
 
     /* NOACK: read entries are not pending. */
     const char *pv[] = {"payload", "noack"};
     char id[64];
     xadd(c, id, sizeof(id), "s:grp", 1, pv, NULL);
-    r = cmd(c, "XREADGROUP GROUP g1 c3 NOACK STREAMS s:grp >");
+    r = ts_resp_cmd(c, "XREADGROUP GROUP g1 c3 NOACK STREAMS s:grp >");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     freeReplyObject(r);
-    r = cmd(c, "XPENDING s:grp g1");
+    r = ts_resp_cmd(c, "XPENDING s:grp g1");
     cr_assert_eq(r->element[0]->integer, 4);
     freeReplyObject(r);
 
     /* XREADGROUP BLOCK times out with nil. */
-    r = cmd(c, "XREADGROUP GROUP g1 c3 BLOCK 200 STREAMS s:grp >");
+    r = ts_resp_cmd(c, "XREADGROUP GROUP g1 c3 BLOCK 200 STREAMS s:grp >");
     cr_assert_eq(r->type, REDIS_REPLY_NIL, "type %d", r->type);
     freeReplyObject(r);
 
     /* XINFO STREAM. */
-    r = cmd(c, "XINFO STREAM s:grp");
+    r = ts_resp_cmd(c, "XINFO STREAM s:grp");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->elements, 12);
     cr_assert_str_eq(r->element[0]->str, "length");
@@ -498,16 +459,16 @@ Test(resp_stream, groups_split_ack_pending_claim)
     cr_assert_str_eq(r->element[11]->element[0]->str, id);
     freeReplyObject(r);
 
-    cr_assert_eq(get_int(c, "XGROUP DESTROY s:grp g1"), 1);
-    cr_assert_eq(get_int(c, "XGROUP DESTROY s:grp g1"), 0);
-    r = cmd(c, "XPENDING s:grp g1");
+    cr_assert_eq(ts_resp_int(c, "XGROUP DESTROY s:grp g1"), 1);
+    cr_assert_eq(ts_resp_int(c, "XGROUP DESTROY s:grp g1"), 0);
+    r = ts_resp_cmd(c, "XPENDING s:grp g1");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert(strncmp(r->str, "NOGROUP", 7) == 0, "%s", r->str);
     freeReplyObject(r);
-    r = cmd(c, "XGROUP SETID s:grp g1 0");
+    r = ts_resp_cmd(c, "XGROUP SETID s:grp g1 0");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
-    r = cmd(c, "XCLAIM s:grp g1 c1 0 %s", id);
+    r = ts_resp_cmd(c, "XCLAIM s:grp g1 c1 0 %s", id);
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
     redisFree(c);
@@ -517,29 +478,29 @@ Test(resp_stream, blocked_client_goes_away)
 {
     /* A client closing while its XREAD / XREADGROUP is blocked: the
      * sidecar drops its reads and keeps serving others. */
-    redisContext *a = conn(), *b = conn();
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
     cr_assert_eq(redisAppendCommand(a, "XREAD BLOCK 3000 STREAMS s:gone $"), REDIS_OK);
     cr_assert_eq(redisBufferWrite(a, &(int){0}), REDIS_OK);
-    redisContext *a2 = conn();
+    redisContext *a2 = ts_resp_conn(&sc);
     cr_assert_eq(redisAppendCommand(a2, "XREADGROUP GROUP gg c BLOCK 3000 STREAMS s:gone >"),
                  REDIS_OK);
     cr_assert_eq(redisBufferWrite(a2, &(int){0}), REDIS_OK);
     usleep(100 * 1000);
     redisFree(a);
     redisFree(a2);
-    redisReply *r = cmd(b, "PING");
+    redisReply *r = ts_resp_cmd(b, "PING");
     cr_assert_str_eq(r->str, "PONG");
     freeReplyObject(r);
     const char *pv[] = {"payload", "after"};
     char id[64];
     xadd(b, id, sizeof(id), "s:gone", 1, pv, NULL);
-    cr_assert_eq(get_int(b, "XLEN s:gone"), 1);
+    cr_assert_eq(ts_resp_int(b, "XLEN s:gone"), 1);
     redisFree(b);
 }
 
 Test(resp_stream, xrevrange_pages_newest_first)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     /* 1200 entries: more than one forward page of 1000. Pipelined. */
     enum { N = 1200 };
     for (int i = 0; i < N; i++) {
@@ -560,19 +521,19 @@ Test(resp_stream, xrevrange_pages_newest_first)
         }
         freeReplyObject(r);
     }
-    redisReply *r = cmd(c, "XREVRANGE s:rev + - COUNT 3");
+    redisReply *r = ts_resp_cmd(c, "XREVRANGE s:rev + - COUNT 3");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq(r->elements, 3);
     cr_assert_str_eq(r->element[0]->element[0]->str, last);
     cr_assert_str_eq(r->element[0]->element[1]->element[1]->str, "v1199");
     cr_assert_str_eq(r->element[2]->element[1]->element[1]->str, "v1197");
     freeReplyObject(r);
-    r = cmd(c, "XREVRANGE s:rev %s - COUNT 5000", mid);
+    r = ts_resp_cmd(c, "XREVRANGE s:rev %s - COUNT 5000", mid);
     cr_assert_eq(r->elements, 601);
     cr_assert_str_eq(r->element[0]->element[0]->str, mid);
     cr_assert_str_eq(r->element[600]->element[0]->str, first);
     freeReplyObject(r);
-    r = cmd(c, "XREVRANGE s:rev (%s %s", mid, mid);
+    r = ts_resp_cmd(c, "XREVRANGE s:rev (%s %s", mid, mid);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 0);
     freeReplyObject(r);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 #include "ts_resp_cmp.h"
 
 #define REPLY_MAX (1u << 20) /* largest raw reply these tests read */
@@ -27,48 +28,14 @@
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
 
-static void start_with(const char *const extra[])
-{
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    if (ts_sidecar_start(&sc, dev.port, extra) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
-}
-
 static void setup(void)
 {
-    start_with(NULL);
+    ts_resp_fixture_start(&dev, &sc, NULL);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
-}
-
-/* ---- helpers ---- */
-
-static redisContext *conn(void)
-{
-    redisContext *c = ts_redis(sc.resp_port);
-    cr_assert_not_null(c, "cannot connect to the RESP port");
-    return c;
-}
-
-static redisReply *cmdv(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s': %s", fmt, c->errstr);
-    return r;
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 static void expect_status(redisContext *c, const char *want, const char *fmt, ...)
@@ -84,31 +51,6 @@ static void expect_status(redisContext *c, const char *want, const char *fmt, ..
     freeReplyObject(r);
 }
 
-static void expect_int(redisContext *c, long long want, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "'%s': type %d (%s)", fmt, r->type,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "");
-    cr_assert_eq(r->integer, want, "'%s': %lld, want %lld", fmt, r->integer, want);
-    freeReplyObject(r);
-}
-
-static void expect_nil(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r);
-    cr_assert_eq(r->type, REDIS_REPLY_NIL, "'%s': type %d (%s)", fmt, r->type,
-                 r->str ? r->str : "");
-    freeReplyObject(r);
-}
-
 static void expect_bulk(redisContext *c, const void *want, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -120,18 +62,6 @@ static void expect_bulk(redisContext *c, const void *want, size_t len, const cha
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_eq((size_t)r->len, len, "'%s': len %zu want %zu", fmt, (size_t)r->len, len);
     cr_assert_eq(memcmp(r->str, want, len), 0, "'%s': bytes differ", fmt);
-    freeReplyObject(r);
-}
-
-static void expect_error_prefix(redisContext *c, const char *prefix, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r);
-    cr_assert_eq(r->type, REDIS_REPLY_ERROR, "'%s': type %d", fmt, r->type);
-    cr_assert_eq(strncmp(r->str, prefix, strlen(prefix)), 0, "'%s': '%s'", fmt, r->str);
     freeReplyObject(r);
 }
 
@@ -270,7 +200,7 @@ TestSuite(resp_cfg, .fini = teardown, .timeout = 60);
 
 Test(resp, binary_and_empty_values_round_trip)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     char bin[256];
     for (int i = 0; i < 256; i++) {
         bin[i] = (char)i;
@@ -291,29 +221,29 @@ Test(resp, binary_and_empty_values_round_trip)
     expect_status(c, "OK", "SET big %b", v, big);
     expect_bulk(c, v, big, "GET big");
     free(v);
-    expect_nil(c, "GET nosuchkey");
+    ts_resp_expect_nil(c, "GET nosuchkey");
     redisFree(c);
 }
 
 Test(resp, set_nx_xx_get)
 {
-    redisContext *c = conn();
-    expect_nil(c, "SET k v XX");
-    expect_nil(c, "GET k");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_expect_nil(c, "SET k v XX");
+    ts_resp_expect_nil(c, "GET k");
     expect_status(c, "OK", "SET k v1 NX");
-    expect_nil(c, "SET k v2 NX");
+    ts_resp_expect_nil(c, "SET k v2 NX");
     expect_bulk(c, LIT("v1"), "GET k");
     expect_status(c, "OK", "SET k v3 XX");
     expect_bulk(c, LIT("v3"), "SET k v4 GET");
     expect_bulk(c, LIT("v4"), "GET k");
-    expect_nil(c, "SET fresh x GET");
+    ts_resp_expect_nil(c, "SET fresh x GET");
     expect_bulk(c, LIT("x"), "GET fresh");
     /* NX GET on an existing key: nothing written, old value answered. */
     expect_bulk(c, LIT("v4"), "SET k v5 NX GET");
     expect_bulk(c, LIT("v4"), "GET k");
     /* XX GET on a missing key: nil, nothing written. */
-    expect_nil(c, "SET missing v XX GET");
-    expect_nil(c, "GET missing");
+    ts_resp_expect_nil(c, "SET missing v XX GET");
+    ts_resp_expect_nil(c, "GET missing");
     redisFree(c);
 }
 
@@ -322,7 +252,7 @@ Test(resp, set_get_is_atomic_under_contention)
     /* Two clients pipeline SET ... GET on one key. With CAS every version is
      * replaced exactly once: no old value may be returned twice. */
     enum { N = 200 };
-    redisContext *a = conn(), *b = conn();
+    redisContext *a = ts_resp_conn(&sc), *b = ts_resp_conn(&sc);
     for (int i = 0; i < N; i++) {
         redisAppendCommand(a, "SET hot a%d GET", i);
         redisAppendCommand(b, "SET hot b%d GET", i);
@@ -357,7 +287,7 @@ Test(resp, set_get_is_atomic_under_contention)
 
 Test(resp, set_option_errors_match_redis)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "ERR syntax error", "SET k v NX XX");
     expect_status(c, "ERR syntax error", "SET k v EX 10 PX 100");
     expect_status(c, "ERR syntax error", "SET k v EX");
@@ -366,8 +296,8 @@ Test(resp, set_option_errors_match_redis)
     expect_status(c, "ERR invalid expire time in 'set' command", "SET k v EX 0");
     expect_status(c, "ERR invalid expire time in 'set' command", "SET k v PX -5");
     expect_status(c, "ERR value is not an integer or out of range", "SET k v EX 1.5");
-    expect_error_prefix(c, "ERR SET KEEPTTL is not supported", "SET k v KEEPTTL");
-    expect_nil(c, "GET k"); /* none of these wrote */
+    ts_resp_expect_err(c, "ERR SET KEEPTTL is not supported", "SET k v KEEPTTL");
+    ts_resp_expect_nil(c, "GET k"); /* none of these wrote */
     redisFree(c);
 }
 
@@ -376,7 +306,7 @@ static bool expires_within(redisContext *c, const char *key, int ms)
 {
     uint64_t deadline = ts_now_ms() + (uint64_t)ms;
     while (ts_now_ms() < deadline) {
-        redisReply *r = cmdv(c, "GET %s", key);
+        redisReply *r = ts_resp_cmd(c, "GET %s", key);
         bool gone = r->type == REDIS_REPLY_NIL;
         freeReplyObject(r);
         if (gone) {
@@ -389,7 +319,7 @@ static bool expires_within(redisContext *c, const char *key, int ms)
 
 Test(resp, set_ttl_options_expire_keys)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "OK", "SET px v PX 150");
     expect_bulk(c, LIT("v"), "GET px");
     cr_assert(expires_within(c, "px", 5000), "PX key did not expire");
@@ -417,15 +347,15 @@ Test(resp, set_ttl_options_expire_keys)
 
 Test(resp, del_and_exists_count_like_redis)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "OK", "SET a 1");
     expect_status(c, "OK", "SET b 2");
-    expect_int(c, 2, "EXISTS a b");
-    expect_int(c, 3, "EXISTS a a b nope");
-    expect_int(c, 0, "EXISTS nope");
-    expect_int(c, 2, "DEL a b nope");
-    expect_int(c, 0, "DEL a");
-    expect_int(c, 0, "EXISTS a b");
+    ts_resp_expect_int(c, 2, "EXISTS a b");
+    ts_resp_expect_int(c, 3, "EXISTS a a b nope");
+    ts_resp_expect_int(c, 0, "EXISTS nope");
+    ts_resp_expect_int(c, 2, "DEL a b nope");
+    ts_resp_expect_int(c, 0, "DEL a");
+    ts_resp_expect_int(c, 0, "EXISTS a b");
     /* Many keys: more than the in-flight window. */
     for (int i = 0; i < 300; i++) {
         redisAppendCommand(c, "SET m%d x", i);
@@ -461,7 +391,7 @@ Test(resp, del_and_exists_count_like_redis)
 
 Test(resp, pipeline_of_1000_replies_in_order)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     for (int i = 0; i < 500; i++) {
         redisAppendCommand(c, "SET p%d v%d", i, i);
         redisAppendCommand(c, "GET p%d", i);
@@ -511,20 +441,20 @@ Test(resp, big_raw_pipeline_with_backpressure)
 
 Test(resp, use_isolates_namespaces)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "OK", "USE nsa");
     expect_status(c, "OK", "SET k a");
     expect_status(c, "OK", "USE nsb");
-    expect_nil(c, "GET k");
+    ts_resp_expect_nil(c, "GET k");
     expect_status(c, "OK", "SET k b");
     expect_status(c, "OK", "USE nsa");
     expect_bulk(c, LIT("a"), "GET k");
-    redisContext *c2 = conn(); /* a new connection starts in the default namespace */
-    expect_nil(c2, "GET k");
+    redisContext *c2 = ts_resp_conn(&sc); /* a new connection starts in the default namespace */
+    ts_resp_expect_nil(c2, "GET k");
     char ns[300];
     memset(ns, 'n', sizeof(ns) - 1);
     ns[sizeof(ns) - 1] = 0;
-    expect_error_prefix(c2, "ERR namespace too large", "USE %s", ns);
+    ts_resp_expect_err(c2, "ERR namespace too large", "USE %s", ns);
     expect_status(c2, "PONG", "PING");
     redisFree(c2);
     redisFree(c);
@@ -532,13 +462,13 @@ Test(resp, use_isolates_namespaces)
 
 Test(resp, oversized_key_refused_connection_usable)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     size_t klen = 64 * 1024 + 1;
     char *k = malloc(klen);
     memset(k, 'k', klen);
-    expect_error_prefix(c, "ERR key too large", "SET %b v", k, klen);
-    expect_error_prefix(c, "ERR key too large", "GET %b", k, klen);
-    expect_error_prefix(c, "ERR key too large", "DEL a %b", k, klen);
+    ts_resp_expect_err(c, "ERR key too large", "SET %b v", k, klen);
+    ts_resp_expect_err(c, "ERR key too large", "GET %b", k, klen);
+    ts_resp_expect_err(c, "ERR key too large", "DEL a %b", k, klen);
     expect_status(c, "PONG", "PING");
     expect_status(c, "OK", "SET ok v");
     free(k);
@@ -548,12 +478,12 @@ Test(resp, oversized_key_refused_connection_usable)
 Test(resp_cfg, oversized_value_refused)
 {
     const char *extra[] = {"--max-body", "1K", NULL};
-    start_with(extra);
-    redisContext *c = conn();
+    ts_resp_fixture_start(&dev, &sc, extra);
+    redisContext *c = ts_resp_conn(&sc);
     char v[2000];
     memset(v, 'v', sizeof(v));
-    expect_error_prefix(c, "ERR value too large", "SET k %b", v, sizeof(v));
-    expect_nil(c, "GET k");
+    ts_resp_expect_err(c, "ERR value too large", "SET k %b", v, sizeof(v));
+    ts_resp_expect_nil(c, "GET k");
     expect_status(c, "OK", "SET k %b", v, (size_t)1024);
     expect_status(c, "PONG", "PING");
     redisFree(c);
@@ -605,23 +535,23 @@ Test(resp, hello_3_and_2)
 Test(resp_cfg, auth_required_with_token)
 {
     const char *extra[] = {"--auth-token", "s3cret", NULL};
-    start_with(extra);
-    redisContext *c = conn();
+    ts_resp_fixture_start(&dev, &sc, extra);
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "NOAUTH Authentication required.", "GET k");
     expect_status(c, "NOAUTH Authentication required.", "CLIENT ID");
-    expect_error_prefix(c, "ERR unknown command 'NOPE'", "NOPE");
+    ts_resp_expect_err(c, "ERR unknown command 'NOPE'", "NOPE");
     expect_status(c, "WRONGPASS invalid username-password pair or user is disabled.", "AUTH wrong");
     expect_status(c, "WRONGPASS invalid username-password pair or user is disabled.",
                   "AUTH someone s3cret");
-    expect_error_prefix(c, "NOAUTH HELLO must be called with the client already authenticated",
-                        "HELLO 2");
+    ts_resp_expect_err(c, "NOAUTH HELLO must be called with the client already authenticated",
+                       "HELLO 2");
     expect_status(c, "NOAUTH Authentication required.", "SET k v");
     expect_status(c, "OK", "AUTH s3cret");
     expect_status(c, "OK", "SET k v");
     expect_bulk(c, LIT("v"), "GET k");
     expect_status(c, "RESET", "RESET"); /* back to unauthenticated */
     expect_status(c, "NOAUTH Authentication required.", "GET k");
-    redisReply *r = cmdv(c, "HELLO 2 AUTH default s3cret SETNAME app1");
+    redisReply *r = ts_resp_cmd(c, "HELLO 2 AUTH default s3cret SETNAME app1");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 14);
     freeReplyObject(r);
@@ -632,7 +562,7 @@ Test(resp_cfg, auth_required_with_token)
 
 Test(resp, unknown_command_and_arity_errors)
 {
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "ERR unknown command 'FOO', with args beginning with: 'a' 'b' ", "FOO a b");
     expect_status(c, "ERR unknown command 'foo', with args beginning with: ", "foo");
     expect_status(c, "ERR wrong number of arguments for 'get' command", "GET");
@@ -644,7 +574,7 @@ Test(resp, unknown_command_and_arity_errors)
     expect_status(c, "ERR Protocol version is not an integer or out of range", "HELLO x");
     expect_status(c, "ERR Syntax error in HELLO option 'FOO'", "HELLO 3 FOO");
     expect_status(c, "OK", "SELECT 0");
-    expect_error_prefix(c, "ERR DB index is out of range", "SELECT 1");
+    ts_resp_expect_err(c, "ERR DB index is out of range", "SELECT 1");
     expect_status(c, "PONG", "PING"); /* still usable */
     redisFree(c);
 }
@@ -701,7 +631,7 @@ Test(resp, disconnect_with_calls_in_flight)
         cr_assert_eq(ts_write_full(fd, buf, len), 0);
         close(fd); /* gone before the replies */
     }
-    redisContext *c = conn();
+    redisContext *c = ts_resp_conn(&sc);
     expect_status(c, "PONG", "PING");
     expect_status(c, "OK", "SET after v");
     redisFree(c);

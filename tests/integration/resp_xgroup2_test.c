@@ -16,92 +16,35 @@
 #include <unistd.h>
 
 #include "ts.h"
+#include "ts_resp_fixture.h"
 #include "ts_resp_cmp.h"
 
 static struct ts_flodev dev;
 static struct ts_sidecar sc;
 
-static void start(const char *const extra[])
-{
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(ts_flodev_start(&dev, NULL), 0, "flo-dev did not start");
-    if (ts_sidecar_start(&sc, dev.port, extra) != 0) {
-        ts_stop(&dev.proc);
-        cr_assert_fail("flo-sidecar did not start");
-    }
-    if (ts_sidecar_wait_ready(&sc, TS_WAIT_MS) != 0) {
-        ts_dump_log(&sc.proc);
-        cr_assert_fail("flo-sidecar not ready");
-    }
-}
-
 static void setup(void)
 {
-    start(NULL);
+    ts_resp_fixture_start(&dev, &sc, NULL);
 }
 
 /* Idle RESP consumers expire after one second. */
 static void setup_expiry(void)
 {
     static const char *const extra[] = {"--session-idle-timeout", "1", NULL};
-    start(extra);
+    ts_resp_fixture_start(&dev, &sc, extra);
 }
 
 static void teardown(void)
 {
-    ts_stop(&sc.proc);
-    ts_stop(&dev.proc);
+    ts_resp_fixture_stop(&dev, &sc);
 }
 
 TestSuite(resp_xgroup2, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(resp_xgroup2_expiry, .init = setup_expiry, .fini = teardown, .timeout = 60);
 
-static redisContext *conn(void)
-{
-    redisContext *c = ts_redis(sc.resp_port);
-    cr_assert_not_null(c, "cannot connect to the RESP port");
-    return c;
-}
-
-static redisReply *cmd(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s': %s", fmt, c->errstr);
-    return r;
-}
-
-static long long get_int(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "'%s': type %d (%s)", fmt, r->type,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "");
-    long long v = r->integer;
-    freeReplyObject(r);
-    return v;
-}
-
-static void ok(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    cr_assert_not_null(r, "no reply to '%s'", fmt);
-    cr_assert_eq(r->type, REDIS_REPLY_STATUS, "'%s': type %d (%s)", fmt, r->type,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "");
-    freeReplyObject(r);
-}
-
 static void xadd(redisContext *c, const char *key, const char *val, char *id, size_t cap)
 {
-    redisReply *r = cmd(c, "XADD %s * payload %s", key, val);
+    redisReply *r = ts_resp_cmd(c, "XADD %s * payload %s", key, val);
     cr_assert_eq(r->type, REDIS_REPLY_STRING, "XADD: %s",
                  r->type == REDIS_REPLY_ERROR ? r->str : "");
     snprintf(id, cap, "%s", r->str);
@@ -130,8 +73,9 @@ static size_t group_read(redisContext *c, const char *key, const char *cons, con
                          int count, char ids[][64], size_t cap)
 {
     redisReply *r =
-        count > 0 ? cmd(c, "XREADGROUP GROUP g %s COUNT %d STREAMS %s %s", cons, count, key, id)
-                  : cmd(c, "XREADGROUP GROUP g %s STREAMS %s %s", cons, key, id);
+        count > 0
+            ? ts_resp_cmd(c, "XREADGROUP GROUP g %s COUNT %d STREAMS %s %s", cons, count, key, id)
+            : ts_resp_cmd(c, "XREADGROUP GROUP g %s STREAMS %s %s", cons, key, id);
     size_t n = 0;
     if (r->type == REDIS_REPLY_NIL) {
         freeReplyObject(r);
@@ -144,8 +88,8 @@ static size_t group_read(redisContext *c, const char *key, const char *cons, con
 
 Test(resp_xgroup2, history_returns_own_pending_only)
 {
-    redisContext *c = conn();
-    ok(c, "XGROUP CREATE s:h g 0 MKSTREAM");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_ok(c, "XGROUP CREATE s:h g 0 MKSTREAM");
     char all[3][64];
     for (int i = 0; i < 3; i++) {
         char v[8];
@@ -157,7 +101,7 @@ Test(resp_xgroup2, history_returns_own_pending_only)
     cr_assert_eq(group_read(c, "s:h", "c2", ">", 0, got2, 4), 1);
 
     /* c1's history: its two entries with their fields, not c2's. */
-    redisReply *r = cmd(c, "XREADGROUP GROUP g c1 STREAMS s:h 0");
+    redisReply *r = ts_resp_cmd(c, "XREADGROUP GROUP g c1 STREAMS s:h 0");
     cr_assert_eq(reply_ids(r, "s:h", h, 4), 2);
     cr_assert_str_eq(h[0], all[0]);
     cr_assert_str_eq(h[1], all[1]);
@@ -172,7 +116,7 @@ Test(resp_xgroup2, history_returns_own_pending_only)
     cr_assert_eq(group_read(c, "s:h", "c1", "0-0", 1, h, 4), 1);
     cr_assert_str_eq(h[0], all[0]);
     uint64_t t0 = ts_now_ms();
-    r = cmd(c, "XREADGROUP GROUP g c1 BLOCK 3000 STREAMS s:h %s", all[1]);
+    r = ts_resp_cmd(c, "XREADGROUP GROUP g c1 BLOCK 3000 STREAMS s:h %s", all[1]);
     cr_assert_eq(reply_ids(r, "s:h", h, 4), 0, "nothing after its last entry");
     freeReplyObject(r);
     cr_assert_lt(ts_now_ms() - t0, 2000, "a history read does not block");
@@ -180,23 +124,23 @@ Test(resp_xgroup2, history_returns_own_pending_only)
     cr_assert_str_eq(h[0], all[2]);
 
     /* A history read does not change delivery counts. */
-    r = cmd(c, "XPENDING s:h g - + 10 c1");
+    r = ts_resp_cmd(c, "XPENDING s:h g - + 10 c1");
     cr_assert_eq(r->elements, 2);
     cr_assert_eq(r->element[0]->element[3]->integer, 1);
     freeReplyObject(r);
 
     /* Mixed with `>`: the history key is answered (empty or not); a `>`
      * key with nothing new is left out. */
-    r = cmd(c, "XREADGROUP GROUP g c1 STREAMS s:h s:h 0 >");
+    r = ts_resp_cmd(c, "XREADGROUP GROUP g c1 STREAMS s:h s:h 0 >");
     cr_assert_eq(reply_ids(r, "s:h", h, 4), 2);
     freeReplyObject(r);
 
     /* After XACK the history is empty: [[key, []]]. */
-    cr_assert_eq(get_int(c, "XACK s:h g %s %s", got1[0], got1[1]), 2);
+    cr_assert_eq(ts_resp_int(c, "XACK s:h g %s %s", got1[0], got1[1]), 2);
     cr_assert_eq(group_read(c, "s:h", "c1", "0", 0, h, 4), 0);
 
     /* A history read of a missing group is NOGROUP (no group is made). */
-    r = cmd(c, "XREADGROUP GROUP nog c1 STREAMS s:h 0");
+    r = ts_resp_cmd(c, "XREADGROUP GROUP nog c1 STREAMS s:h 0");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert_str_eq(r->str,
                      "NOGROUP No such key 's:h' or consumer group 'nog' in XREADGROUP with GROUP "
@@ -237,16 +181,16 @@ static void raw_expect(int fd, const char *req, const char *want)
 
 Test(resp_xgroup2, trimmed_pending_entry_is_nil)
 {
-    redisContext *c = conn();
-    ok(c, "XGROUP CREATE s:t g 0");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_ok(c, "XGROUP CREATE s:t g 0");
     char id[3][64], got[4][64];
     for (int i = 0; i < 3; i++) {
         xadd(c, "s:t", "x", id[i], sizeof(id[i]));
     }
     cr_assert_eq(group_read(c, "s:t", "c1", ">", 0, got, 4), 3);
     /* Trim the first two records away while they are pending. */
-    get_int(c, "XTRIM s:t MINID %s", id[2]);
-    cr_assert_eq(get_int(c, "XLEN s:t"), 1);
+    ts_resp_int(c, "XTRIM s:t MINID %s", id[2]);
+    cr_assert_eq(ts_resp_int(c, "XLEN s:t"), 1);
     redisFree(c);
 
     /* redis-server 7.0 answers a deleted pending entry as [id, nil]:
@@ -291,7 +235,7 @@ struct cinfo {
 
 static size_t consumers(redisContext *c, const char *key, struct cinfo *out, size_t cap)
 {
-    redisReply *r = cmd(c, "XINFO CONSUMERS %s g", key);
+    redisReply *r = ts_resp_cmd(c, "XINFO CONSUMERS %s g", key);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     cr_assert_leq(r->elements, cap);
     for (size_t i = 0; i < r->elements; i++) {
@@ -312,8 +256,8 @@ static size_t consumers(redisContext *c, const char *key, struct cinfo *out, siz
 
 Test(resp_xgroup2, xinfo_consumers_groups_help)
 {
-    redisContext *c = conn();
-    ok(c, "XGROUP CREATE s:i g 0");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_ok(c, "XGROUP CREATE s:i g 0");
     char id[64], got[4][64];
     for (int i = 0; i < 3; i++) {
         xadd(c, "s:i", "v", id, sizeof(id));
@@ -332,16 +276,16 @@ Test(resp_xgroup2, xinfo_consumers_groups_help)
     cr_assert_eq(ci[2].pending, 0);
     cr_assert_lt(ci[2].idle, 60000);
 
-    redisReply *r = cmd(c, "XINFO GROUPS s:i");
+    redisReply *r = ts_resp_cmd(c, "XINFO GROUPS s:i");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert(strstr(r->str, "XINFO CONSUMERS") != NULL, "%s", r->str);
     freeReplyObject(r);
-    r = cmd(c, "XINFO HELP");
+    r = ts_resp_cmd(c, "XINFO HELP");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
     cr_assert_eq(r->elements, 9);
     cr_assert_eq(r->element[0]->type, REDIS_REPLY_STATUS);
     freeReplyObject(r);
-    r = cmd(c, "XINFO NOPE s:i");
+    r = ts_resp_cmd(c, "XINFO NOPE s:i");
     cr_assert_eq(r->type, REDIS_REPLY_ERROR);
     cr_assert_str_eq(r->str, "ERR unknown subcommand 'NOPE'. Try XINFO HELP.");
     freeReplyObject(r);
@@ -350,22 +294,22 @@ Test(resp_xgroup2, xinfo_consumers_groups_help)
 
 Test(resp_xgroup2, delconsumer_and_destroy_forget)
 {
-    redisContext *c = conn();
-    ok(c, "XGROUP CREATE s:d g 0");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_ok(c, "XGROUP CREATE s:d g 0");
     char id[64], got[4][64];
     xadd(c, "s:d", "v", id, sizeof(id));
     /* NOACK: dave owns nothing, so only the registry lists him. */
-    redisReply *r = cmd(c, "XREADGROUP GROUP g dave NOACK STREAMS s:d >");
+    redisReply *r = ts_resp_cmd(c, "XREADGROUP GROUP g dave NOACK STREAMS s:d >");
     freeReplyObject(r);
     cr_assert_eq(group_read(c, "s:d", "erin", ">", 0, got, 4), 0);
     struct cinfo ci[8];
     cr_assert_eq(consumers(c, "s:d", ci, 8), 2);
-    cr_assert_eq(get_int(c, "XGROUP DELCONSUMER s:d g dave"), 0);
+    cr_assert_eq(ts_resp_int(c, "XGROUP DELCONSUMER s:d g dave"), 0);
     cr_assert_eq(consumers(c, "s:d", ci, 8), 1, "dave forgotten");
     cr_assert_str_eq(ci[0].name, "erin");
     /* DESTROY forgets every consumer of the group. */
-    cr_assert_eq(get_int(c, "XGROUP DESTROY s:d g"), 1);
-    ok(c, "XGROUP CREATE s:d g 0");
+    cr_assert_eq(ts_resp_int(c, "XGROUP DESTROY s:d g"), 1);
+    ts_resp_ok(c, "XGROUP CREATE s:d g 0");
     cr_assert_eq(consumers(c, "s:d", ci, 8), 0, "erin forgotten with the group");
     redisFree(c);
 }
@@ -387,11 +331,11 @@ static long members(const char *stream)
 
 Test(resp_xgroup2_expiry, idle_consumer_leaves_upstream)
 {
-    redisContext *c = conn();
-    ok(c, "XGROUP CREATE s:e g 0");
+    redisContext *c = ts_resp_conn(&sc);
+    ts_resp_ok(c, "XGROUP CREATE s:e g 0");
     char id[64];
     xadd(c, "s:e", "v", id, sizeof(id));
-    redisReply *r = cmd(c, "XREADGROUP GROUP g frank NOACK STREAMS s:e >");
+    redisReply *r = ts_resp_cmd(c, "XREADGROUP GROUP g frank NOACK STREAMS s:e >");
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
     freeReplyObject(r);
     cr_assert_eq(members("s:e"), 1, "frank joined by the read");

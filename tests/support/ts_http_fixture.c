@@ -17,7 +17,10 @@ void ts_http_fixture_start(struct ts_flodev *dev, struct ts_sidecar *sc, const c
 {
     cr_assert_eq(ts_flodev_start(dev, NULL), 0, "flo-dev did not start");
     cr_assert_eq(ts_sidecar_start(sc, dev->port, extra), 0, "flo-sidecar did not start");
-    cr_assert_eq(ts_sidecar_wait_ready(sc, TS_WAIT_MS), 0, "sidecar never became ready");
+    if (ts_sidecar_wait_ready(sc, TS_WAIT_MS) != 0) {
+        ts_dump_log(&sc->proc); /* why it did not come up */
+        cr_assert_fail("sidecar never became ready");
+    }
 }
 
 /* A sanitizer build writes its reports into the process log, and they

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "dev_server.h"
+#include "ts_embed.h"
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
 #include "flo/flo_log.h"
@@ -26,69 +27,10 @@
 #define WAIT_MS 5000 /* bound of every wait in this file */
 #define MAX_GOT 16
 
-static uv_loop_t loop;
-static uv_timer_t tick; /* keeps UV_RUN_ONCE from sleeping unboundedly */
-static dev_server_t *dev;
-static flo_pool_t *pool;
-static char addr[64];
-static bool pool_ready;
-
-static void tick_cb(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static bool run_until_flag(const bool *flag, unsigned ms)
-{
-    uint64_t end = uv_now(&loop) + ms;
-    while (!*flag && uv_now(&loop) < end) {
-        uv_run(&loop, UV_RUN_ONCE);
-    }
-    return *flag;
-}
-
-static void run_for(unsigned ms)
-{
-    uint64_t end = uv_now(&loop) + ms;
-    while (uv_now(&loop) < end) {
-        uv_run(&loop, UV_RUN_ONCE);
-    }
-}
-
-static void ready_cb(void *arg, bool ready)
-{
-    *(bool *)arg = ready;
-}
-
+static struct ts_embed emb; /* flo-dev and a pool on the test's loop */
 static void setup(void)
 {
-    if (getenv("PROTO_SESSION_TEST_LOG") == NULL) {
-        flo_log_set_level(FLO_LOG_OFF);
-    }
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, tick_cb, 10, 10);
-    struct dev_config dcfg = {.listen = "127.0.0.1:0", .api_key = NULL};
-    cr_assert_eq(dev_server_new(&loop, &dcfg, &dev), 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)dev_server_port(dev));
-    const char *addrs[] = {addr};
-    struct flo_pool_config cfg;
-    flo_pool_config_defaults(&cfg);
-    cfg.addrs = addrs;
-    cfg.naddrs = 1;
-    cfg.on_ready = ready_cb;
-    cfg.on_ready_arg = &pool_ready;
-    pool_ready = false;
-    cr_assert_eq(flo_pool_new(&loop, &cfg, &pool), 0);
-    cr_assert(run_until_flag(&pool_ready, WAIT_MS), "pool never became ready");
-}
-
-static void walk_close(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h)) {
-        uv_close(h, NULL);
-    }
+    ts_embed_start(&emb, "PROTO_SESSION_TEST_LOG");
 }
 
 static void flag_cb(void *arg)
@@ -98,18 +40,7 @@ static void flag_cb(void *arg)
 
 static void teardown(void)
 {
-    bool closed = false;
-    flo_pool_close(pool, flag_cb, &closed);
-    run_until_flag(&closed, WAIT_MS);
-    dev_server_close(dev);
-    uv_timer_stop(&tick);
-    uv_close((uv_handle_t *)&tick, NULL);
-    for (int i = 0; i < 100 && uv_loop_alive(&loop); i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
-    uv_walk(&loop, walk_close, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
+    ts_embed_stop(&emb);
 }
 
 /* ---- registry helpers ---- */
@@ -118,7 +49,7 @@ static proto_sess_reg_t *reg_new(uint32_t idle_ms, const char *derive_from)
 {
     struct proto_sess_cfg cfg = {.idle_ms = idle_ms, .derive_from = derive_from};
     proto_sess_reg_t *reg = NULL;
-    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &reg), 0);
+    cr_assert_eq(proto_sess_reg_new(&emb.loop, emb.pool, &cfg, &reg), 0);
     return reg;
 }
 
@@ -126,7 +57,7 @@ static void reg_close(proto_sess_reg_t *reg)
 {
     bool done = false;
     proto_sess_reg_close(reg, 2000, flag_cb, &done);
-    cr_assert(run_until_flag(&done, WAIT_MS), "registry close never finished");
+    cr_assert(ts_embed_run_until(&emb, &done, WAIT_MS), "registry close never finished");
 }
 
 struct created {
@@ -160,7 +91,7 @@ static proto_sess_t *create(proto_sess_reg_t *reg, const char *stream, const cha
     struct created c = {0};
     struct proto_err e;
     cr_assert_eq(proto_sess_create(reg, &spec, created_cb, &c, NULL, &e), 0, "%s", e.message);
-    cr_assert(run_until_flag(&c.done, WAIT_MS));
+    cr_assert(ts_embed_run_until(&emb, &c.done, WAIT_MS));
     cr_assert_not_null(c.s, "create failed: %d %s", c.http_status, c.code);
     return c.s;
 }
@@ -206,7 +137,7 @@ static struct got sess_read(proto_sess_t *s, uint32_t count, uint32_t block_ms)
     struct proto_sess_read_args a = {.count = count, .block_ms = block_ms};
     struct proto_err e;
     cr_assert_eq(proto_sess_read(s, &a, read_cb, &g, NULL, &e), 0, "%s", e.message);
-    cr_assert(run_until_flag(&g.done, WAIT_MS + block_ms));
+    cr_assert(ts_embed_run_until(&emb, &g.done, WAIT_MS + block_ms));
     cr_assert_eq(g.http_status, 0);
     return g;
 }
@@ -231,7 +162,7 @@ static uint64_t sess_ids(proto_sess_t *s, enum proto_sess_idop_e kind,
     struct done d = {0};
     struct proto_err e;
     cr_assert_eq(proto_sess_ids(s, kind, ids, n, done_cb, &d, NULL, &e), 0, "%s", e.message);
-    cr_assert(run_until_flag(&d.done, WAIT_MS));
+    cr_assert(ts_embed_run_until(&emb, &d.done, WAIT_MS));
     cr_assert_eq(d.http_status, 0);
     return d.n;
 }
@@ -265,8 +196,8 @@ static struct call_res call(uint16_t op, const char *stream, struct flo_wbuf *va
                           .ns = FLO_BUF_STR("default"),
                           .key = FLO_BUF_STR(stream),
                           .value = flo_wbuf_view(value)};
-    cr_assert_eq(flo_pool_send(pool, &req, 0, 0, call_cb, &r, NULL), 0);
-    cr_assert(run_until_flag(&r.done, WAIT_MS));
+    cr_assert_eq(flo_pool_send(emb.pool, &req, 0, 0, call_cb, &r, NULL), 0);
+    cr_assert(ts_embed_run_until(&emb, &r.done, WAIT_MS));
     cr_assert_eq(r.err, 0);
     flo_wbuf_free(value);
     return r;
@@ -388,10 +319,10 @@ Test(proto_session, secret_derivation_and_configured_secret)
      * the derived key. */
     struct proto_sess_cfg cfg = {.secret = (const uint8_t *)"short", .secret_len = 5};
     proto_sess_reg_t *d = NULL;
-    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &d), FLO_EINVAL);
+    cr_assert_eq(proto_sess_reg_new(&emb.loop, emb.pool, &cfg, &d), FLO_EINVAL);
     cfg.secret = (const uint8_t *)"0123456789abcdef-secret";
     cfg.secret_len = strlen((const char *)cfg.secret);
-    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &d), 0);
+    cr_assert_eq(proto_sess_reg_new(&emb.loop, emb.pool, &cfg, &d), 0);
     expect_unknown(d, id, "id under another secret");
     reg_close(a);
     reg_close(b);
@@ -452,7 +383,7 @@ Test(proto_session, read_then_ack)
     struct proto_err e;
     cr_assert_eq(proto_sess_end(s, done_cb, &d, NULL, &e), 0);
     proto_sess_put(s);
-    cr_assert(run_until_flag(&d.done, WAIT_MS));
+    cr_assert(ts_embed_run_until(&emb, &d.done, WAIT_MS));
     cr_assert_eq(d.http_status, 0);
     cr_assert_eq(group_info("orders", "billing").member_count, 0);
     struct proto_sess_stats st;
@@ -470,10 +401,10 @@ Test(proto_session, blocking_read_wakes_on_append)
     struct proto_sess_read_args a = {.count = 5, .block_ms = 3000};
     struct proto_err e;
     cr_assert_eq(proto_sess_read(s, &a, read_cb, &g, NULL, &e), 0);
-    run_for(100);
+    ts_embed_run_for(&emb, 100);
     cr_assert(!g.done);
     append("events", "late");
-    cr_assert(run_until_flag(&g.done, WAIT_MS));
+    cr_assert(ts_embed_run_until(&emb, &g.done, WAIT_MS));
     cr_assert_eq(g.n, 1);
     cr_assert_str_eq(g.payload[0], "late");
     proto_sess_put(s);
@@ -513,7 +444,7 @@ Test(proto_session, nack_comes_back_through_claim)
     struct got g = sess_read(s, 10, 0);
     cr_assert_eq(g.n, 1);
     cr_assert_eq(sess_ids(s, PROTO_SESS_NACK, g.ids, 1), 1);
-    run_for(80);
+    ts_embed_run_for(&emb, 80);
     g = sess_read(s, 10, 0);
     cr_assert_eq(g.n, 1);
     cr_assert_str_eq(g.payload[0], "x");
@@ -563,16 +494,16 @@ Test(proto_session, idle_expiry_leaves_group)
                                      FLO_BUF_STR("g"), FLO_BUF_STR("resp")),
                  0);
     cr_assert_eq(group_info("ex", "g").member_count, 2);
-    run_for(300);
+    ts_embed_run_for(&emb, 300);
     struct proto_sess_stats st;
     proto_sess_reg_stats(reg, &st);
     cr_assert_eq(st.expired, 2, "expired %llu", (unsigned long long)st.expired);
     cr_assert_eq(st.http_sessions, 1); /* the held one stays */
     cr_assert_eq(st.resp_consumers, 0);
     /* The leave goes upstream on its own schedule: poll, bounded. */
-    uint64_t end = uv_now(&loop) + WAIT_MS;
-    while (group_info("ex", "g").member_count != 1 && uv_now(&loop) < end) {
-        run_for(20);
+    uint64_t end = uv_now(&emb.loop) + WAIT_MS;
+    while (group_info("ex", "g").member_count != 1 && uv_now(&emb.loop) < end) {
+        ts_embed_run_for(&emb, 20);
     }
     cr_assert_eq(group_info("ex", "g").member_count, 1);
     proto_sess_put(held);
@@ -613,7 +544,7 @@ Test(proto_session, max_sessions)
 {
     struct proto_sess_cfg cfg = {.max_sessions = 1};
     proto_sess_reg_t *reg = NULL;
-    cr_assert_eq(proto_sess_reg_new(&loop, pool, &cfg, &reg), 0);
+    cr_assert_eq(proto_sess_reg_new(&emb.loop, emb.pool, &cfg, &reg), 0);
     proto_sess_t *s = create(reg, "m", "g", "c1", 0);
     struct proto_sess_spec spec = {.ns = FLO_BUF_STR("default"),
                                    .stream = FLO_BUF_STR("m"),
@@ -639,14 +570,14 @@ Test(proto_session, close_leaves_every_session_and_fails_reads)
     struct proto_sess_read_args ra = {.count = 5, .block_ms = 10000};
     struct proto_err e;
     cr_assert_eq(proto_sess_read(b, &ra, read_cb, &g, NULL, &e), 0);
-    run_for(50);
+    ts_embed_run_for(&emb, 50);
     proto_sess_put(a);
     proto_sess_put(b);
     bool done = false;
     proto_sess_reg_close(reg, 2000, flag_cb, &done);
     cr_assert(g.done, "the blocking read was not failed by close");
     cr_assert_eq(g.http_status, 503);
-    cr_assert(run_until_flag(&done, WAIT_MS));
+    cr_assert(ts_embed_run_until(&emb, &done, WAIT_MS));
     cr_assert_eq(group_info("cl", "g").member_count, 0);
 }
 
@@ -659,10 +590,10 @@ Test(proto_session, cancel_detaches)
     struct proto_err e;
     proto_sess_op_t *op = NULL;
     cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, &op, &e), 0);
-    run_for(30);
+    ts_embed_run_for(&emb, 30);
     proto_sess_op_cancel(op);
     append("cx", "r");
-    run_for(100);
+    ts_embed_run_for(&emb, 100);
     cr_assert(!g.done);
     struct proto_sess_info info;
     proto_sess_describe(s, &info);
@@ -679,20 +610,20 @@ Test(proto_session, rejoins_after_upstream_reconnect)
 
     /* Replace the upstream with an empty flo-dev on the same port: the pool
      * reconnects and the membership must be joined again. */
-    uint16_t port = dev_server_port(dev);
-    dev_server_close(dev);
-    dev = NULL;
-    run_for(50);
+    uint16_t port = dev_server_port(emb.dev);
+    dev_server_close(emb.dev);
+    emb.dev = NULL;
+    ts_embed_run_for(&emb, 50);
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%u", (unsigned)port);
     struct dev_config dcfg = {.listen = listen, .api_key = NULL};
-    cr_assert_eq(dev_server_new(&loop, &dcfg, &dev), 0);
+    cr_assert_eq(dev_server_new(&emb.loop, &dcfg, &emb.dev), 0);
     struct flo_pool_stats ps;
-    uint64_t end = uv_now(&loop) + WAIT_MS;
+    uint64_t end = uv_now(&emb.loop) + WAIT_MS;
     do {
-        run_for(20);
-        flo_pool_stats(pool, &ps);
-    } while ((ps.reconnects == 0 || ps.conns_up < ps.conns_total) && uv_now(&loop) < end);
+        ts_embed_run_for(&emb, 20);
+        flo_pool_stats(emb.pool, &ps);
+    } while ((ps.reconnects == 0 || ps.conns_up < ps.conns_total) && uv_now(&emb.loop) < end);
     cr_assert_gt(ps.reconnects, 0);
 
     append("rj", "fresh");

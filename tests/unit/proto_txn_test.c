@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "dev_server.h"
+#include "ts_embed.h"
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
 #include "flo/flo_kv.h"
@@ -24,12 +25,8 @@
 #define WAIT_MS   5000 /* bound of every wait in this file */
 #define MAX_SAVED 8    /* results copied out of an outcome */
 
-static uv_loop_t loop;
-static uv_timer_t tick; /* keeps UV_RUN_ONCE from sleeping unboundedly */
-static dev_server_t *dev;
-static flo_pool_t *pool;
+static struct ts_embed emb; /* flo-dev and a pool on the test's loop */
 static struct proto_ctx ctx;
-static char addr[64];
 
 /* A copy of an outcome, taken inside the callback. */
 struct saved {
@@ -49,35 +46,21 @@ struct saved {
     size_t body_len[MAX_SAVED];
 };
 
-static void tick_cb(uv_timer_t *t)
-{
-    (void)t;
-}
-
-static bool run_until_flag(const bool *flag, unsigned ms)
-{
-    uint64_t end = uv_now(&loop) + ms;
-    while (!*flag && uv_now(&loop) < end) {
-        uv_run(&loop, UV_RUN_ONCE);
-    }
-    return *flag;
-}
-
 /* Run until the pool has answered every request it took (and at least
  * `min_requests` were taken). */
 static bool run_until_quiet(uint64_t min_requests, unsigned ms)
 {
-    uint64_t end = uv_now(&loop) + ms;
+    uint64_t end = uv_now(&emb.loop) + ms;
     struct flo_pool_stats st;
     for (;;) {
-        flo_pool_stats(pool, &st);
+        flo_pool_stats(emb.pool, &st);
         if (st.requests >= min_requests && st.inflight == 0) {
             return true;
         }
-        if (uv_now(&loop) >= end) {
+        if (uv_now(&emb.loop) >= end) {
             return false;
         }
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&emb.loop, UV_RUN_ONCE);
     }
 }
 
@@ -105,48 +88,15 @@ static void txn_cb(void *arg, const struct proto_txn_outcome *o)
     }
 }
 
-static void ready_cb(void *arg, bool ready)
-{
-    *(bool *)arg = ready;
-}
-
-static bool pool_ready;
-
 static void setup(void)
 {
-    if (getenv("PROTO_TXN_TEST_LOG") == NULL) {
-        flo_log_set_level(FLO_LOG_OFF);
-    }
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, tick_cb, 10, 10);
-    struct dev_config dcfg = {.listen = "127.0.0.1:0", .api_key = NULL};
-    cr_assert_eq(dev_server_new(&loop, &dcfg, &dev), 0);
-    snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)dev_server_port(dev));
-    const char *addrs[] = {addr};
-    struct flo_pool_config cfg;
-    flo_pool_config_defaults(&cfg);
-    cfg.addrs = addrs;
-    cfg.naddrs = 1;
-    cfg.on_ready = ready_cb;
-    cfg.on_ready_arg = &pool_ready;
-    pool_ready = false;
-    cr_assert_eq(flo_pool_new(&loop, &cfg, &pool), 0);
-    cr_assert(run_until_flag(&pool_ready, WAIT_MS), "pool never became ready");
+    ts_embed_start(&emb, "PROTO_TXN_TEST_LOG");
     ctx = (struct proto_ctx){
-        .loop = &loop,
-        .pool = pool,
+        .loop = &emb.loop,
+        .pool = emb.pool,
         .default_ns = "default",
         .max_body = PROTO_DEFAULT_MAX_BODY,
     };
-}
-
-static void walk_close(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h)) {
-        uv_close(h, NULL);
-    }
 }
 
 static void pool_closed(void *arg)
@@ -156,18 +106,7 @@ static void pool_closed(void *arg)
 
 static void teardown(void)
 {
-    bool closed = false;
-    flo_pool_close(pool, pool_closed, &closed);
-    run_until_flag(&closed, WAIT_MS);
-    dev_server_close(dev);
-    uv_timer_stop(&tick);
-    uv_close((uv_handle_t *)&tick, NULL);
-    for (int i = 0; i < 100 && uv_loop_alive(&loop); i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
-    uv_walk(&loop, walk_close, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
+    ts_embed_stop(&emb);
 }
 
 TestSuite(proto_txn, .init = setup, .fini = teardown, .timeout = 30);
@@ -206,8 +145,8 @@ static struct kv_res kv_call(uint16_t op, const char *key, flo_buf_t value)
         .key = FLO_BUF_STR(key),
         .value = value,
     };
-    cr_assert_eq(flo_pool_send(pool, &req, 0, 0, kv_cb, &r, NULL), 0);
-    cr_assert(run_until_flag(&r.done, WAIT_MS));
+    cr_assert_eq(flo_pool_send(emb.pool, &req, 0, 0, kv_cb, &r, NULL), 0);
+    cr_assert(ts_embed_run_until(&emb, &r.done, WAIT_MS));
     cr_assert_eq(r.err, 0);
     return r;
 }
@@ -231,7 +170,7 @@ static void run_txn(const char *routing, const struct proto_txn_op *ops, size_t 
                            NULL, &e);
     cr_assert_eq(rc, 0, "proto_txn_run refused: %s", e.message);
     cr_assert_not(s->called, "callback ran synchronously");
-    cr_assert(run_until_flag(&s->called, WAIT_MS), "transaction never finished");
+    cr_assert(ts_embed_run_until(&emb, &s->called, WAIT_MS), "transaction never finished");
 }
 
 /* ---- tests ---- */
@@ -365,7 +304,7 @@ Test(proto_txn, caps_and_bad_input_refused_before_begin)
     struct flo_pool_stats before, after;
     struct proto_err e;
     struct saved s = {0};
-    flo_pool_stats(pool, &before);
+    flo_pool_stats(emb.pool, &before);
 
     static struct proto_txn_op many[PROTO_TXN_MAX_OPS + 1];
     for (size_t i = 0; i < PROTO_TXN_MAX_OPS + 1; i++) {
@@ -425,9 +364,9 @@ Test(proto_txn, caps_and_bad_input_refused_before_begin)
     cr_assert_eq(e.http_status, 400);
 
     for (int i = 0; i < 5; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&emb.loop, UV_RUN_NOWAIT);
     }
-    flo_pool_stats(pool, &after);
+    flo_pool_stats(emb.pool, &after);
     cr_assert_eq(after.requests, before.requests, "something was sent upstream");
     cr_assert_not(s.called);
 }
@@ -455,7 +394,7 @@ Test(proto_txn, cancel_before_begin_answers_rolls_back_without_callback)
     struct proto_err e;
     struct saved s = {0};
     struct flo_pool_stats before;
-    flo_pool_stats(pool, &before);
+    flo_pool_stats(emb.pool, &before);
     cr_assert_eq(proto_txn_run(&ctx, FLO_BUF_STR("default"), FLO_BUF_STR("t-cancel"), &op, 1,
                                txn_cb, &s, &t, &e),
                  0);
@@ -465,7 +404,7 @@ Test(proto_txn, cancel_before_begin_answers_rolls_back_without_callback)
     cr_assert(run_until_quiet(before.requests + 2, WAIT_MS));
     cr_assert_not(s.called);
     struct flo_pool_stats after;
-    flo_pool_stats(pool, &after);
+    flo_pool_stats(emb.pool, &after);
     cr_assert_eq(after.requests, before.requests + 2, "expected BEGIN + ROLLBACK only");
     cr_assert_eq(get("t-cancel").status, FLO_STATUS_NOT_FOUND);
 }
@@ -481,22 +420,22 @@ Test(proto_txn, cancel_mid_ops_applies_nothing)
     struct proto_err e;
     struct saved s = {0};
     struct flo_pool_stats before, st;
-    flo_pool_stats(pool, &before);
+    flo_pool_stats(emb.pool, &before);
     cr_assert_eq(proto_txn_run(&ctx, FLO_BUF_STR("default"), FLO_BUF_STR("t-mid"), ops, 3, txn_cb,
                                &s, &t, &e),
                  0);
     /* Wait until BEGIN and the first op have been answered. */
-    uint64_t end = uv_now(&loop) + WAIT_MS;
+    uint64_t end = uv_now(&emb.loop) + WAIT_MS;
     do {
-        uv_run(&loop, UV_RUN_ONCE);
-        flo_pool_stats(pool, &st);
-    } while (st.responses < before.responses + 2 && uv_now(&loop) < end);
+        uv_run(&emb.loop, UV_RUN_ONCE);
+        flo_pool_stats(emb.pool, &st);
+    } while (st.responses < before.responses + 2 && uv_now(&emb.loop) < end);
     cr_assert_geq(st.responses, before.responses + 2);
     cr_assert_not(s.called);
     proto_txn_cancel(t);
     cr_assert(run_until_quiet(before.requests + 3, WAIT_MS));
     for (int i = 0; i < 10; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&emb.loop, UV_RUN_NOWAIT);
     }
     cr_assert(run_until_quiet(before.requests + 3, WAIT_MS));
     cr_assert_not(s.called);
@@ -517,18 +456,18 @@ Test(proto_txn, upstream_gone_reports_error_once)
     /* Close the pool under the running transaction: the step in flight
      * fails with FLO_ECLOSING, and the rollback cannot be sent any more. */
     bool closed = false;
-    flo_pool_close(pool, pool_closed, &closed);
-    cr_assert(run_until_flag(&s.called, WAIT_MS));
+    flo_pool_close(emb.pool, pool_closed, &closed);
+    cr_assert(ts_embed_run_until(&emb, &s.called, WAIT_MS));
     cr_assert_eq(s.calls, 1);
     cr_assert_not(s.committed);
     cr_assert_lt(s.err, 0);
     cr_assert_geq(s.http_status, 500);
-    run_until_flag(&closed, WAIT_MS);
+    ts_embed_run_until(&emb, &closed, WAIT_MS);
     /* teardown closes the pool again: give it a fresh one. */
-    const char *addrs[] = {addr};
+    const char *addrs[] = {emb.addr};
     struct flo_pool_config cfg;
     flo_pool_config_defaults(&cfg);
     cfg.addrs = addrs;
     cfg.naddrs = 1;
-    cr_assert_eq(flo_pool_new(&loop, &cfg, &pool), 0);
+    cr_assert_eq(flo_pool_new(&emb.loop, &cfg, &emb.pool), 0);
 }

@@ -392,3 +392,64 @@ Test(resp_parse, split_inline_direct)
     cr_assert_eq(memcmp(a.argv[0].ptr, "xZZ", 3), 0);
     resp_argv_free(&a);
 }
+
+/* Before AUTH (when required) Redis accepts at most 10 arguments and 16 KiB
+ * bulks, with its own error texts; whole or split input alike. */
+static int parse_unauth(const char *in, size_t len, size_t cut, char *err, size_t cap)
+{
+    struct resp_parser p;
+    cr_assert_eq(resp_parser_init(&p, NULL), 0);
+    p.unauthenticated = true;
+    struct resp_argv a;
+    int rc = resp_parser_feed(&p, in, cut);
+    if (rc == 0) {
+        rc = resp_parser_next(&p, &a);
+    }
+    if (rc == 0) {
+        rc = resp_parser_feed(&p, in + cut, len - cut);
+        if (rc == 0) {
+            rc = resp_parser_next(&p, &a);
+        }
+    }
+    if (rc == 1) {
+        resp_argv_free(&a);
+    }
+    snprintf(err, cap, "%s", p.err);
+    resp_parser_free(&p);
+    return rc;
+}
+
+Test(resp_parse, unauthenticated_limits)
+{
+    char err[200];
+    const char many[] = "*11\r\n";
+    cr_assert_eq(parse_unauth(many, sizeof(many) - 1, sizeof(many) - 1, err, sizeof err),
+                 FLO_EMALFORMED);
+    cr_assert_str_eq(err, "Protocol error: unauthenticated multibulk length");
+    /* Over the general limits, a stranger still gets Redis' unauthenticated
+     * text (Redis checks only INT_MAX first). */
+    const char huge[] = "*2000000\r\n";
+    cr_assert_eq(parse_unauth(huge, sizeof(huge) - 1, sizeof(huge) - 1, err, sizeof err),
+                 FLO_EMALFORMED);
+    cr_assert_str_eq(err, "Protocol error: unauthenticated multibulk length");
+
+    static char big[20000];
+    int n = snprintf(big, sizeof big, "*2\r\n$4\r\nAUTH\r\n$16385\r\n");
+    memset(big + n, 'x', 16385);
+    memcpy(big + n + 16385, "\r\n", 2);
+    size_t len = (size_t)n + 16387;
+    /* Header alone (checked before the body), and the whole command. */
+    cr_assert_eq(parse_unauth(big, len, (size_t)n, err, sizeof err), FLO_EMALFORMED);
+    cr_assert_str_eq(err, "Protocol error: unauthenticated bulk length");
+    cr_assert_eq(parse_unauth(big, len, len, err, sizeof err), FLO_EMALFORMED);
+    cr_assert_str_eq(err, "Protocol error: unauthenticated bulk length");
+
+    /* At the limits: accepted. */
+    n = snprintf(big, sizeof big, "*2\r\n$4\r\nAUTH\r\n$16384\r\n");
+    memset(big + n, 'x', 16384);
+    memcpy(big + n + 16384, "\r\n", 2);
+    cr_assert_eq(parse_unauth(big, (size_t)n + 16386, (size_t)n, err, sizeof err), 1);
+    const char ten[] = "*10\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n"
+                       "$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n$1\r\na\r\n";
+    cr_assert_eq(parse_unauth(ten, sizeof(ten) - 1, 3, err, sizeof err), 1);
+}

@@ -17,6 +17,20 @@ enum flo_log_level_e {
     FLO_LOG_OFF = 4,
 };
 
+/*
+ * Line format: logfmt (default) or JSON lines, where each key=value of the
+ * tail becomes a string member:
+ *   {"ts":"2026-11-26T06:15:41.123Z","level":"info","msg":"upstream up",
+ *    "addr":"127.0.0.1:9000"}   (one line)
+ */
+enum flo_log_format_e {
+    FLO_LOG_FORMAT_LOGFMT = 0,
+    FLO_LOG_FORMAT_JSON = 1,
+};
+void flo_log_set_format(enum flo_log_format_e format);
+/* Parse "logfmt|json"; returns -1 if unknown. */
+int flo_log_parse_format(const char *s);
+
 /* Messages below `level` are dropped. Default FLO_LOG_INFO. */
 void flo_log_set_level(enum flo_log_level_e level);
 enum flo_log_level_e flo_log_get_level(void);
@@ -25,7 +39,9 @@ int flo_log_parse_level(const char *s);
 
 /*
  * Emit one event. `msg` is the human message (quoted for you); `fmt` is the
- * optional key=value tail ("addr=%s err=%s"), may be NULL.
+ * optional key=value tail ("addr=%s err=%s"), may be NULL. Values holding
+ * spaces are written "quoted" with \" and \\ escaped, so the JSON format can
+ * split the tail back into members.
  */
 void flo_log(enum flo_log_level_e level, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

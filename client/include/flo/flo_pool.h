@@ -122,12 +122,32 @@ void flo_pool_cancel(flo_pool_t *pool, flo_call_t *call);
 /* True if at least one connection is connected (and authenticated). */
 bool flo_pool_ready(const flo_pool_t *pool);
 
+/* Upper bounds (seconds) of the upstream latency histogram buckets, the
+ * same as the sidecar's client-facing histograms; a last, implicit bucket
+ * is +Inf. */
+#define FLO_POOL_LAT_NBUCKETS 16
+extern const double flo_pool_lat_bounds[FLO_POOL_LAT_NBUCKETS];
+/* Responses are counted by Flo status byte; statuses >= FLO_POOL_NSTATUS - 1
+ * share the last slot. */
+#define FLO_POOL_NSTATUS 16
+
 struct flo_pool_stats {
     uint32_t conns_total, conns_up;
     uint64_t inflight;
     uint64_t reconnects;
     uint64_t requests, responses, timeouts, conn_errors;
+    /* Requests that ended without a response for a reason other than their
+     * timeout (connection lost with the request in flight, no connection
+     * available in time, pool closing). */
+    uint64_t failures;
+    uint64_t by_status[FLO_POOL_NSTATUS]; /* responses by Flo status byte */
+    /* Send-to-response time of every response (not of timeouts/failures):
+     * per-bucket counts (not cumulative; index FLO_POOL_LAT_NBUCKETS is
+     * +Inf), their sum in seconds. */
+    uint64_t lat_buckets[FLO_POOL_LAT_NBUCKETS + 1];
+    double lat_sum_s;
 };
+/* Copy the counters (cheap: a struct copy). */
 void flo_pool_stats(const flo_pool_t *pool, struct flo_pool_stats *out);
 
 #endif
