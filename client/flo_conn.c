@@ -348,8 +348,8 @@ static void handle_auth_reply(flo_conn_t *c, uint8_t status)
         go_up(c, status);
         return;
     }
-    /* Never log the key itself. */
-    FLO_ERROR("upstream refused the API key", "peer=%s status=%s", c->peer,
+    /* Never log the key itself; the pool logs the refusal once per run. */
+    FLO_DEBUG("upstream refused the API key", "peer=%s status=%s", c->peer,
               flo_status_name(status));
     conn_fail(c, FLO_EAUTH);
 }

@@ -109,8 +109,10 @@ struct flo_pool {
     unsigned rr; /* round-robin start for picking */
     bool ready;
     bool closing;
-    bool auth_warned;        /* "server ignores the key" logged once */
-    unsigned pending_closes; /* handles/requests still closing */
+    bool auth_warned;         /* "server ignores the key" logged once */
+    bool auth_refused_logged; /* "key refused" logged since the last good connection */
+    int last_err;             /* latest connection failure (0 once one comes up) */
+    unsigned pending_closes;  /* handles/requests still closing */
     void (*done)(void *arg);
     void *done_arg;
     uint64_t rng; /* backoff jitter state (xorshift64, never 0) */
@@ -609,7 +611,21 @@ static void slot_retry(struct pool_slot *s, int err, bool was_up)
         return;
     }
     p->st.conn_errors++;
+    p->last_err = err;
     const struct pool_addr *a = &p->addrs[s->addr_idx];
+    if (err == FLO_EAUTH) {
+        /* Every connection retries with backoff; one line per refusal run
+         * is enough, and it never names the key. */
+        if (!p->auth_refused_logged) {
+            p->auth_refused_logged = true;
+            FLO_ERROR("upstream refused the API key; the sidecar stays not ready until it is "
+                      "accepted (check --api-key)",
+                      "addr=%s", a->text);
+        }
+        s->failures++;
+        uv_timer_start(&s->backoff, backoff_cb, backoff_delay(p, s->failures - 1), 0);
+        return;
+    }
     if (was_up) {
         s->failures = 0;
         FLO_WARN("upstream connection lost", "addr=%s lane=%s err=\"%s\"", a->text,
@@ -699,6 +715,8 @@ static void conn_up_cb(flo_conn_t *c, int auth_status, void *arg)
     struct pool_slot *s = slot_of(c);
     s->failures = 0;
     p->conns_up++;
+    p->last_err = 0;
+    p->auth_refused_logged = false;
     FLO_INFO("upstream connected", "addr=%s peer=%s lane=%s", p->addrs[s->addr_idx].text, c->peer,
              s->lane == LANE_BLOCKING ? "blocking" : "normal");
     if (auth_status == FLO_STATUS_INTERNAL && !p->auth_warned) {
@@ -1058,6 +1076,11 @@ void flo_pool_cancel(flo_pool_t *p, flo_call_t *call)
 bool flo_pool_ready(const flo_pool_t *p)
 {
     return p && p->ready;
+}
+
+int flo_pool_last_error(const flo_pool_t *p)
+{
+    return p ? p->last_err : 0;
 }
 
 void flo_pool_stats(const flo_pool_t *p, struct flo_pool_stats *out)

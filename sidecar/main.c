@@ -25,7 +25,7 @@ int main(int argc, char **argv)
         return SC_EXIT_OK;
     }
     if (action == SC_CONFIG_VERSION) {
-        printf("flo-sidecar %s\n", FLO_VERSION_STRING);
+        printf("flo-sidecar %s (commit %s)\n", FLO_VERSION_STRING, FLO_GIT_COMMIT);
         return SC_EXIT_OK;
     }
     if (action == SC_CONFIG_CHECK) {

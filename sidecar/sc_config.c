@@ -11,7 +11,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,20 +139,6 @@ struct raw_val {
     char flagname[40]; /* storage for "--<flag>" */
     char fileref[300]; /* storage for "<name> (FILE:LINE)" */
 };
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err == NULL || cap == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 void sc_config_usage(FILE *out)
 {
@@ -286,7 +271,7 @@ int sc_config_parse_addr(const char *s, unsigned port_min, char *host, size_t ho
     if (*s == '[') {
         const char *close = strchr(s, ']');
         if (close == NULL || close[1] != ':') {
-            set_err(err, errcap, "expected [IPV6]:PORT");
+            sc__set_err(err, errcap, "expected [IPV6]:PORT");
             return -1;
         }
         hstart = s + 1;
@@ -295,34 +280,35 @@ int sc_config_parse_addr(const char *s, unsigned port_min, char *host, size_t ho
     } else {
         colon = strrchr(s, ':');
         if (colon == NULL) {
-            set_err(err, errcap, "expected HOST:PORT (no ':' found)");
+            sc__set_err(err, errcap, "expected HOST:PORT (no ':' found)");
             return -1;
         }
         if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-            set_err(err, errcap, "an IPv6 address must be written as [ADDR]:PORT");
+            sc__set_err(err, errcap, "an IPv6 address must be written as [ADDR]:PORT");
             return -1;
         }
         hend = colon;
     }
     size_t hlen = (size_t)(hend - hstart);
     if (hlen == 0) {
-        set_err(err, errcap, "the host is empty");
+        sc__set_err(err, errcap, "the host is empty");
         return -1;
     }
     if (hlen + 1 > hostcap || hlen > 253) {
-        set_err(err, errcap, "the host is too long");
+        sc__set_err(err, errcap, "the host is too long");
         return -1;
     }
     for (size_t i = 0; i < hlen; i++) {
         unsigned char c = (unsigned char)hstart[i];
         if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':' && c != '%') {
-            set_err(err, errcap, "the host has an invalid character '%c'", isprint(c) ? c : '?');
+            sc__set_err(err, errcap, "the host has an invalid character '%c'",
+                        isprint(c) ? c : '?');
             return -1;
         }
     }
     uint64_t p;
     if (parse_u64(colon + 1, &p) != 0 || p > 65535 || p < port_min) {
-        set_err(err, errcap, "bad port '%s' (expected %u-65535)", colon + 1, port_min);
+        sc__set_err(err, errcap, "bad port '%s' (expected %u-65535)", colon + 1, port_min);
         return -1;
     }
     memcpy(host, hstart, hlen);
@@ -339,14 +325,14 @@ static int apply_file(struct raw_val raw[O_COUNT], const struct sc_config_file *
         const struct sc_config_entry *e = &f->entries[i];
         int id = find_flag(e->name, strlen(e->name));
         if (id < 0) {
-            set_err(err, errcap,
-                    "%s:%u: unknown setting '%s' (names are the flags without --, see --help)",
-                    f->path, e->line, e->name);
+            sc__set_err(err, errcap,
+                        "%s:%u: unknown setting '%s' (names are the flags without --, see --help)",
+                        f->path, e->line, e->name);
             return -1;
         }
         if (id == O_CONFIG) {
-            set_err(err, errcap, "%s:%u: 'config' cannot be set inside a config file", f->path,
-                    e->line);
+            sc__set_err(err, errcap, "%s:%u: 'config' cannot be set inside a config file", f->path,
+                        e->line);
             return -1;
         }
         raw[id].val = e->value;
@@ -387,7 +373,7 @@ static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], in
             continue;
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-            set_err(err, errcap, "unexpected argument '%s' (see --help)", arg);
+            sc__set_err(err, errcap, "unexpected argument '%s' (see --help)", arg);
             return -1;
         }
         const char *name = arg + 2;
@@ -395,8 +381,8 @@ static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], in
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         int id = find_flag(name, nlen);
         if (id < 0) {
-            set_err(err, errcap, "unknown flag '--%.*s' (see --help)", (int)(nlen > 64 ? 64 : nlen),
-                    name);
+            sc__set_err(err, errcap, "unknown flag '--%.*s' (see --help)",
+                        (int)(nlen > 64 ? 64 : nlen), name);
             return -1;
         }
         const char *val;
@@ -407,7 +393,8 @@ static int collect(struct raw_val raw[O_COUNT], int argc, char *const argv[], in
         } else if (a + 1 < argc && strncmp(argv[a + 1], "--", 2) != 0) {
             val = argv[++a];
         } else {
-            set_err(err, errcap, "flag --%s needs a value (%s)", opts[id].flag, opts[id].metavar);
+            sc__set_err(err, errcap, "flag --%s needs a value (%s)", opts[id].flag,
+                        opts[id].metavar);
             return -1;
         }
         flags[id].val = val;
@@ -456,11 +443,11 @@ static int check_listen(const struct raw_val *r, const char *def, char *dst, cha
     char host[SC_ADDR_MAX], why[128];
     unsigned port;
     if (strlen(v) >= SC_ADDR_MAX) {
-        set_err(err, errcap, "invalid %s '%.40s...': too long", r->where, v);
+        sc__set_err(err, errcap, "invalid %s '%.40s...': too long", r->where, v);
         return -1;
     }
     if (sc_config_parse_addr(v, 0, host, sizeof(host), &port, why, sizeof(why)) != 0) {
-        set_err(err, errcap, "invalid %s '%s': %s", r->where, v, why);
+        sc__set_err(err, errcap, "invalid %s '%s': %s", r->where, v, why);
         return -1;
     }
     snprintf(dst, SC_ADDR_MAX, "%s", v);
@@ -475,13 +462,13 @@ static int split_upstreams(struct sc_config *cfg, const struct raw_val *r, char 
         n += *p == ',';
     }
     if (n > SC_MAX_UPSTREAMS) {
-        set_err(err, errcap, "invalid %s: %zu addresses (at most %d)", r->where, n,
-                SC_MAX_UPSTREAMS);
+        sc__set_err(err, errcap, "invalid %s: %zu addresses (at most %d)", r->where, n,
+                    SC_MAX_UPSTREAMS);
         return -1;
     }
     cfg->upstreams = calloc(n, sizeof(char *));
     if (cfg->upstreams == NULL) {
-        set_err(err, errcap, "out of memory");
+        sc__set_err(err, errcap, "out of memory");
         return -1;
     }
     const char *p = v;
@@ -499,22 +486,22 @@ static int split_upstreams(struct sc_config *cfg, const struct raw_val *r, char 
         char one[SC_ADDR_MAX], host[SC_ADDR_MAX], why[128];
         unsigned port;
         if (len == 0) {
-            set_err(err, errcap, "invalid %s '%s': empty address in the list", r->where, v);
+            sc__set_err(err, errcap, "invalid %s '%s': empty address in the list", r->where, v);
             return -1;
         }
         if (len >= sizeof(one)) {
-            set_err(err, errcap, "invalid %s: address too long", r->where);
+            sc__set_err(err, errcap, "invalid %s: address too long", r->where);
             return -1;
         }
         memcpy(one, p, len);
         one[len] = '\0';
         if (sc_config_parse_addr(one, 1, host, sizeof(host), &port, why, sizeof(why)) != 0) {
-            set_err(err, errcap, "invalid %s '%s': %s", r->where, one, why);
+            sc__set_err(err, errcap, "invalid %s '%s': %s", r->where, one, why);
             return -1;
         }
         cfg->upstreams[cfg->nupstreams] = strdup(one);
         if (cfg->upstreams[cfg->nupstreams] == NULL) {
-            set_err(err, errcap, "out of memory");
+            sc__set_err(err, errcap, "out of memory");
             return -1;
         }
         cfg->nupstreams++;
@@ -533,12 +520,12 @@ static int dup_secret(const struct raw_val *r, char **dst, char *err, size_t err
         return 0;
     }
     if (*r->val == '\0') {
-        set_err(err, errcap, "invalid %s: must not be empty", r->where);
+        sc__set_err(err, errcap, "invalid %s: must not be empty", r->where);
         return -1;
     }
     *dst = strdup(r->val);
     if (*dst == NULL) {
-        set_err(err, errcap, "out of memory");
+        sc__set_err(err, errcap, "out of memory");
         return -1;
     }
     return 0;
@@ -559,8 +546,8 @@ static int pick_secret(const struct raw_val *val, const struct raw_val *file, ch
         return 1;
     }
     if (val->src == file->src) {
-        set_err(err, errcap, "%s and %s exclude each other: use one of them", val->where,
-                file->where);
+        sc__set_err(err, errcap, "%s and %s exclude each other: use one of them", val->where,
+                    file->where);
         return -1;
     }
     return file->src > val->src;
@@ -571,17 +558,17 @@ static int read_secret_file(const struct raw_val *r, const char *what, char **pa
                             char *err, size_t errcap)
 {
     if (*r->val == '\0') {
-        set_err(err, errcap, "invalid %s: must not be empty", r->where);
+        sc__set_err(err, errcap, "invalid %s: must not be empty", r->where);
         return -1;
     }
     char why[512];
     if (sc_config_read_secret(what, r->val, secret, why, sizeof(why)) != 0) {
-        set_err(err, errcap, "invalid %s: %s", r->where, why);
+        sc__set_err(err, errcap, "invalid %s: %s", r->where, why);
         return -1;
     }
     *path = strdup(r->val);
     if (*path == NULL) {
-        set_err(err, errcap, "out of memory");
+        sc__set_err(err, errcap, "out of memory");
         return -1;
     }
     return 0;
@@ -596,8 +583,8 @@ static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], ch
     if (r->val) {
         uint64_t n;
         if (parse_u64(r->val, &n) != 0 || n < 1 || n > SC_SESSION_IDLE_MAX_S) {
-            set_err(err, errcap, "invalid %s '%s': expected a whole number of seconds 1-%u",
-                    r->where, r->val, SC_SESSION_IDLE_MAX_S);
+            sc__set_err(err, errcap, "invalid %s '%s': expected a whole number of seconds 1-%u",
+                        r->where, r->val, SC_SESSION_IDLE_MAX_S);
             return -1;
         }
         cfg->session_idle_s = (unsigned)n;
@@ -607,8 +594,8 @@ static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], ch
     if (r->val) {
         uint64_t n;
         if (parse_u64(r->val, &n) != 0 || n < 1 || n > UINT32_MAX) {
-            set_err(err, errcap, "invalid %s '%s': expected a whole number 1-4294967295", r->where,
-                    r->val);
+            sc__set_err(err, errcap, "invalid %s '%s': expected a whole number 1-4294967295",
+                        r->where, r->val);
             return -1;
         }
         cfg->max_sessions = (uint32_t)n;
@@ -629,10 +616,10 @@ static int build_sessions(struct sc_config *cfg, struct raw_val raw[O_COUNT], ch
         return -1;
     }
     if (cfg->session_secret && strlen(cfg->session_secret) < SC_SESSION_SECRET_MIN) {
-        set_err(err, errcap,
-                "invalid %s: %zu bytes is too short for a session secret (at least %u; e.g. "
-                "the output of 'openssl rand -hex 32')",
-                where, strlen(cfg->session_secret), SC_SESSION_SECRET_MIN);
+        sc__set_err(err, errcap,
+                    "invalid %s: %zu bytes is too short for a session secret (at least %u; e.g. "
+                    "the output of 'openssl rand -hex 32')",
+                    where, strlen(cfg->session_secret), SC_SESSION_SECRET_MIN);
         return -1;
     }
     return 0;
@@ -647,8 +634,8 @@ static int get_uint(const struct raw_val *r, uint64_t lo, uint64_t hi, uint64_t 
     }
     uint64_t n;
     if (parse_u64(r->val, &n) != 0 || n < lo || n > hi) {
-        set_err(err, errcap, "invalid %s '%s': expected a whole number %llu-%llu", r->where, r->val,
-                (unsigned long long)lo, (unsigned long long)hi);
+        sc__set_err(err, errcap, "invalid %s '%s': expected a whole number %llu-%llu", r->where,
+                    r->val, (unsigned long long)lo, (unsigned long long)hi);
         return -1;
     }
     *out = n;
@@ -664,8 +651,8 @@ static int get_size(const struct raw_val *r, uint64_t lo, uint64_t hi, const cha
     }
     uint64_t n;
     if (parse_size(r->val, &n) != 0 || n < lo || n > hi) {
-        set_err(err, errcap, "invalid %s '%s': expected a size %s (e.g. 1048576, 512K, 16M)",
-                r->where, r->val, range);
+        sc__set_err(err, errcap, "invalid %s '%s': expected a size %s (e.g. 1048576, 512K, 16M)",
+                    r->where, r->val, range);
         return -1;
     }
     *out = n;
@@ -690,7 +677,7 @@ static int build_lifecycle(struct sc_config *cfg, struct raw_val raw[O_COUNT], c
         } else if (strcasecmp(r->val, "json") == 0) {
             cfg->log_format = SC_LOG_JSON;
         } else {
-            set_err(err, errcap, "invalid %s '%s': expected logfmt or json", r->where, r->val);
+            sc__set_err(err, errcap, "invalid %s '%s': expected logfmt or json", r->where, r->val);
             return -1;
         }
     }
@@ -740,15 +727,15 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
      * coming from the environment; both at the same level is a mistake. */
     bool dev = false;
     if (raw[O_DEV].val && parse_bool(raw[O_DEV].val, &dev) != 0) {
-        set_err(err, errcap, "invalid %s '%s': expected 1/true/yes/on or 0/false/no/off",
-                raw[O_DEV].where, raw[O_DEV].val);
+        sc__set_err(err, errcap, "invalid %s '%s': expected 1/true/yes/on or 0/false/no/off",
+                    raw[O_DEV].where, raw[O_DEV].val);
         return -1;
     }
     bool have_up = raw[O_UPSTREAM].val != NULL;
     if (dev && have_up) {
         if (raw[O_DEV].src == raw[O_UPSTREAM].src) {
-            set_err(err, errcap, "%s and %s exclude each other: use one of them", raw[O_DEV].where,
-                    raw[O_UPSTREAM].where);
+            sc__set_err(err, errcap, "%s and %s exclude each other: use one of them",
+                        raw[O_DEV].where, raw[O_UPSTREAM].where);
             return -1;
         }
         if (raw[O_DEV].src == SRC_FLAG) {
@@ -758,9 +745,9 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
         }
     }
     if (!dev && !have_up) {
-        set_err(err, errcap,
-                "no upstream: give --upstream HOST:PORT (or FLO_SIDECAR_UPSTREAM), or --dev to "
-                "run an embedded flo-dev");
+        sc__set_err(err, errcap,
+                    "no upstream: give --upstream HOST:PORT (or FLO_SIDECAR_UPSTREAM), or --dev to "
+                    "run an embedded flo-dev");
         return -1;
     }
     cfg->dev = dev;
@@ -776,14 +763,14 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
     const char *ns = raw[O_NAMESPACE].val ? raw[O_NAMESPACE].val : SC_DEFAULT_NAMESPACE;
     size_t nslen = strlen(ns);
     if (nslen == 0 || nslen > PROTO_MAX_NAMESPACE) {
-        set_err(err, errcap, "invalid %s: length %zu (must be 1-%u bytes)", raw[O_NAMESPACE].where,
-                nslen, PROTO_MAX_NAMESPACE);
+        sc__set_err(err, errcap, "invalid %s: length %zu (must be 1-%u bytes)",
+                    raw[O_NAMESPACE].where, nslen, PROTO_MAX_NAMESPACE);
         return -1;
     }
     for (size_t i = 0; i < nslen; i++) {
         if (iscntrl((unsigned char)ns[i]) || ns[i] == ' ') {
-            set_err(err, errcap, "invalid %s: spaces and control characters are not allowed",
-                    raw[O_NAMESPACE].where);
+            sc__set_err(err, errcap, "invalid %s: spaces and control characters are not allowed",
+                        raw[O_NAMESPACE].where);
             return -1;
         }
     }
@@ -793,8 +780,8 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
     if (raw[O_POOL].val) {
         uint64_t n;
         if (parse_u64(raw[O_POOL].val, &n) != 0 || n < 1 || n > SC_POOL_MAX) {
-            set_err(err, errcap, "invalid %s '%s': expected a whole number 1-%d", raw[O_POOL].where,
-                    raw[O_POOL].val, SC_POOL_MAX);
+            sc__set_err(err, errcap, "invalid %s '%s': expected a whole number 1-%d",
+                        raw[O_POOL].where, raw[O_POOL].val, SC_POOL_MAX);
             return -1;
         }
         cfg->pool = (unsigned)n;
@@ -804,8 +791,8 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
     if (raw[O_LONGPOLL_POOL].val) {
         uint64_t n;
         if (parse_u64(raw[O_LONGPOLL_POOL].val, &n) != 0 || n < 1 || n > SC_LONGPOLL_POOL_MAX) {
-            set_err(err, errcap, "invalid %s '%s': expected a whole number 1-%d",
-                    raw[O_LONGPOLL_POOL].where, raw[O_LONGPOLL_POOL].val, SC_LONGPOLL_POOL_MAX);
+            sc__set_err(err, errcap, "invalid %s '%s': expected a whole number 1-%d",
+                        raw[O_LONGPOLL_POOL].where, raw[O_LONGPOLL_POOL].val, SC_LONGPOLL_POOL_MAX);
             return -1;
         }
         cfg->longpoll_pool = (unsigned)n;
@@ -815,7 +802,7 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
     if (raw[O_MAX_BODY].val) {
         uint64_t n;
         if (parse_size(raw[O_MAX_BODY].val, &n) != 0 || n < 1 || n > SC_MAX_BODY_LIMIT) {
-            set_err(
+            sc__set_err(
                 err, errcap,
                 "invalid %s '%s': expected a size from 1 byte to 100M (e.g. 1048576, 512K, 16M)",
                 raw[O_MAX_BODY].where, raw[O_MAX_BODY].val);
@@ -828,8 +815,8 @@ static int build(struct sc_config *cfg, struct raw_val raw[O_COUNT], char *err, 
     if (raw[O_LOG_LEVEL].val) {
         int lv = flo_log_parse_level(raw[O_LOG_LEVEL].val);
         if (lv < 0) {
-            set_err(err, errcap, "invalid %s '%s': expected debug, info, warn or error",
-                    raw[O_LOG_LEVEL].where, raw[O_LOG_LEVEL].val);
+            sc__set_err(err, errcap, "invalid %s '%s': expected debug, info, warn or error",
+                        raw[O_LOG_LEVEL].where, raw[O_LOG_LEVEL].val);
             return -1;
         }
         cfg->log_level = lv;
@@ -879,7 +866,7 @@ int sc_config_parse(struct sc_config *cfg, int argc, char *const argv[], char *e
     if (rc == 0 && file.path != NULL) {
         cfg->config_path = strdup(file.path);
         if (cfg->config_path == NULL) {
-            set_err(err, errcap, "out of memory");
+            sc__set_err(err, errcap, "out of memory");
             rc = -1;
         }
     }

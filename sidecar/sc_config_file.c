@@ -15,10 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
+void sc__set_err(char *err, size_t cap, const char *fmt, ...)
 {
     if (err == NULL || cap == 0) {
         return;
@@ -221,17 +218,17 @@ int sc_config_file_read(const char *path, struct sc_config_file *out, char *err,
     char *text;
     size_t len;
     if (slurp(path, SC_CONFIG_FILE_MAX, &text, &len, why, sizeof(why)) != 0) {
-        set_err(err, errcap, "cannot read config file %s: %s", path, why);
+        sc__set_err(err, errcap, "cannot read config file %s: %s", path, why);
         return -1;
     }
     out->path = strdup(path);
     out->entries = calloc(SC_CONFIG_ENTRY_MAX, sizeof(*out->entries));
     if (out->path == NULL || out->entries == NULL) {
-        set_err(err, errcap, "out of memory");
+        sc__set_err(err, errcap, "out of memory");
         goto fail;
     }
     if (memchr(text, '\0', len) != NULL) {
-        set_err(err, errcap, "%s: not a text file (contains a NUL byte)", path);
+        sc__set_err(err, errcap, "%s: not a text file (contains a NUL byte)", path);
         goto fail;
     }
     unsigned lineno = 0;
@@ -242,8 +239,8 @@ int sc_config_file_read(const char *path, struct sc_config_file *out, char *err,
         char *next = nl ? nl + 1 : text + len;
         size_t llen = nl ? (size_t)(nl - line) : strlen(line);
         if (llen > SC_CONFIG_LINE_MAX) {
-            set_err(err, errcap, "%s:%u: line longer than %u bytes", path, lineno,
-                    SC_CONFIG_LINE_MAX);
+            sc__set_err(err, errcap, "%s:%u: line longer than %u bytes", path, lineno,
+                        SC_CONFIG_LINE_MAX);
             goto fail;
         }
         line[llen] = '\0';
@@ -251,7 +248,7 @@ int sc_config_file_read(const char *path, struct sc_config_file *out, char *err,
             line[llen - 1] = '\0'; /* CRLF files written on Windows */
         }
         if (parse_line(out, line, lineno, why, sizeof(why)) < 0) {
-            set_err(err, errcap, "%s:%u: %s", path, lineno, why);
+            sc__set_err(err, errcap, "%s:%u: %s", path, lineno, why);
             goto fail;
         }
         line = next;
@@ -273,7 +270,7 @@ int sc_config_read_secret(const char *what, const char *path, char **out, char *
     size_t len;
     *out = NULL;
     if (slurp(path, SC_SECRET_FILE_MAX, &text, &len, why, sizeof(why)) != 0) {
-        set_err(err, errcap, "cannot read %s %s: %s", what, path, why);
+        sc__set_err(err, errcap, "cannot read %s %s: %s", what, path, why);
         return -1;
     }
     size_t n = 0;
@@ -286,13 +283,13 @@ int sc_config_read_secret(const char *what, const char *path, char **out, char *
     if (n == 0) {
         memset(text, 0, len);
         free(text);
-        set_err(err, errcap, "%s %s: the first line is empty", what, path);
+        sc__set_err(err, errcap, "%s %s: the first line is empty", what, path);
         return -1;
     }
     if (memchr(text, '\0', n) != NULL) {
         memset(text, 0, len);
         free(text);
-        set_err(err, errcap, "%s %s: contains a NUL byte", what, path);
+        sc__set_err(err, errcap, "%s %s: contains a NUL byte", what, path);
         return -1;
     }
     /* Wipe what follows the first line before handing the buffer over. */

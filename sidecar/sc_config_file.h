@@ -53,4 +53,8 @@ void sc_config_file_free(struct sc_config_file *f);
  */
 int sc_config_read_secret(const char *what, const char *path, char **out, char *err, size_t errcap);
 
+/* printf into err[cap] (nothing when err is NULL or cap 0): the error
+ * writer of both configuration files. */
+void sc__set_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -420,9 +420,14 @@ static void readyz_start(struct http_req *r)
     }
     struct proto_err e;
     proto_err_from_code(&e, FLO_EUNAVAIL);
-    snprintf(e.message, sizeof(e.message), "%s",
-             "not ready: no upstream connection to Flo is up (check --upstream and that the "
-             "Flo server is reachable)");
+    if (flo_pool_last_error(r->srv->ctx->pool) == FLO_EAUTH) {
+        snprintf(e.message, sizeof(e.message), "%s",
+                 "not ready: the Flo server refused the API key (check --api-key)");
+    } else {
+        snprintf(e.message, sizeof(e.message), "%s",
+                 "not ready: no upstream connection to Flo is up (check --upstream and that the "
+                 "Flo server is reachable)");
+    }
     e.http_status = MHD_HTTP_SERVICE_UNAVAILABLE;
     http_reply_error(r, &e);
 }

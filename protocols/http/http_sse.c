@@ -18,6 +18,7 @@
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
 #include "http_json.h"
+#include "proto_metrics.h"
 
 #define SSE_ROUND_BLOCK_MS 10000u /* longest blocking read per round */
 #define SSE_KEEPALIVE_MS   15000u /* longest silence on the wire */
@@ -134,6 +135,8 @@ static ssize_t copy_out(struct http_sse *w, char *buf, size_t max)
     }
     memcpy(buf, w->out.data + w->off, n);
     w->off += n;
+    /* Event streams bypass the per-request byte count (no final body). */
+    proto_metrics_bytes(PROTO_M_HTTP, 0, n);
     if (w->off == w->out.len) {
         w->off = 0;
         if (w->out.cap > SSE_KEEP_CAP) {

@@ -769,7 +769,9 @@ def check_release_build(c, src):
         out = os.path.join(tmp, "out")
         # Not the variables of a `make test` this may run under.
         env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-        r = subprocess.run(["make", "-C", src, "release", f"RELEASE={out}"], capture_output=True,
+        # As the Dockerfile passes its FLO_GIT_COMMIT build argument.
+        r = subprocess.run(["make", "-C", src, "release", f"RELEASE={out}",
+                            "CMAKE_FLAGS=-DFLO_GIT_COMMIT=c0ffee1"], capture_output=True,
                            text=True, timeout=900, env=env)
         bins = [os.path.join(out, n) for n in ("flo-sidecar", "flo-dev")]
         if not c.ok(r.returncode == 0 and all(os.access(b, os.X_OK) for b in bins),
@@ -782,6 +784,9 @@ def check_release_build(c, src):
             v = subprocess.run([b, flag], capture_output=True, text=True, timeout=10)
             c.ok(v.returncode == 0 and v.stdout.strip(),
                  f"stripped {os.path.basename(b)} {flag}: {v.stdout.strip().splitlines()[0][:60] if v.stdout.strip() else v.stderr.strip()}")
+        v = subprocess.run([bins[0], "--version"], capture_output=True, text=True, timeout=10)
+        c.ok("(commit c0ffee1)" in v.stdout,
+             f"-DFLO_GIT_COMMIT (the image's build argument) reaches --version: {v.stdout.strip()}")
         cache = open(os.path.join(out, "CMakeCache.txt")).read()
         c.ok("FLO_TESTS:BOOL=OFF" in cache and "CMAKE_BUILD_TYPE:STRING=Release" in cache,
              "make release configures Release without the test suite")

@@ -132,7 +132,7 @@ Test(cli, version)
     char *out = NULL;
     int st = run_sidecar(NULL, args, &out);
     cr_assert_eq(st, 0);
-    cr_assert_str_eq(out, "flo-sidecar " FLO_VERSION_STRING "\n");
+    cr_assert_str_eq(out, "flo-sidecar " FLO_VERSION_STRING " (commit " FLO_GIT_COMMIT ")\n");
     free(out);
 }
 

@@ -346,10 +346,15 @@ Test(security, upstream_api_key_refused_not_ready_keeps_running)
     struct ts_http_resp r;
     do {
         cr_assert_eq(http_get("/readyz", NULL, &r), 503, "%s", r.body);
+        cr_assert(strstr(r.body, "refused the API key") != NULL, "%s", r.body);
         ts_http_resp_free(&r);
         usleep(200 * 1000);
     } while (ts_now_ms() < end);
     cr_assert_eq(kill(sc.proc.pid, 0), 0, "the sidecar exited");
+    /* Every connection keeps retrying, but the refusal is one log line. */
+    char *log = read_log(&sc.proc);
+    cr_assert_eq(count_in(log, "upstream refused the API key"), 1, "%s", log);
+    free(log);
     cr_assert_eq(http_get("/healthz", NULL, &r), 200);
     ts_http_resp_free(&r);
     /* A request fails with a clear error instead of hanging. */

@@ -122,6 +122,11 @@ void flo_pool_cancel(flo_pool_t *pool, flo_call_t *call);
 /* True if at least one connection is connected (and authenticated). */
 bool flo_pool_ready(const flo_pool_t *pool);
 
+/* The latest connection failure (a libflo / libuv code, FLO_EAUTH when the
+ * server refused the API key), or 0 since a connection came up: lets a
+ * readiness probe say why it is not ready. */
+int flo_pool_last_error(const flo_pool_t *pool);
+
 /* Upper bounds (seconds) of the upstream latency histogram buckets, the
  * same as the sidecar's client-facing histograms; a last, implicit bucket
  * is +Inf. */
