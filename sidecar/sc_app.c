@@ -383,8 +383,17 @@ static void on_sighup(uv_signal_t *h, int signum)
         free(next);
         return;
     }
-    unsigned applied = 0;
-    if (str_differs(cur->auth_token, next->auth_token)) {
+    unsigned applied = 0, kept = 0;
+    if (next->auth_token == NULL && proto_auth_required()) {
+        /* Never switch client auth off on a reload: a config file caught
+         * truncated by an editor (or half copied) reads as "no token", and
+         * that must not open every route. Only a restart disables auth. */
+        if (cur->auth_token != NULL) {
+            FLO_WARN("setting changed but needs a restart to take effect; keeping the old value",
+                     "setting=auth-token reason=\"a reload never turns client auth off\"");
+            kept++;
+        }
+    } else if (str_differs(cur->auth_token, next->auth_token)) {
         if (proto_auth_set_token(next->auth_token) != 0) {
             FLO_ERROR("reload failed: out of memory; keeping the current settings", NULL);
             sc_config_free(next);
@@ -416,7 +425,7 @@ static void on_sighup(uv_signal_t *h, int signum)
         applied++;
     }
     /* Against the start-up settings: those are the ones still in effect. */
-    unsigned restart = report_restart_needed(app->cfg, next);
+    unsigned restart = report_restart_needed(app->cfg, next) + kept;
     FLO_INFO("configuration reloaded", "applied=%u needs_restart=%u config=%s", applied, restart,
              next->config_path ? next->config_path : "(none)");
     if (relog) {

@@ -99,6 +99,7 @@ static char *parse_value(const char *v, char *why, size_t whycap)
         const char *p = v + 1;
         for (;; p++) {
             if (*p == '\0') {
+                memset(out, 0, o);
                 free(out);
                 snprintf(why, whycap, "unterminated quoted value (missing closing '\"')");
                 return NULL;
@@ -108,10 +109,13 @@ static char *parse_value(const char *v, char *why, size_t whycap)
             }
             if (*p == '\\') {
                 if (p[1] != '"' && p[1] != '\\') {
+                    /* The escaped character is not named: the value
+                     * may be a secret. */
+                    memset(out, 0, o);
                     free(out);
                     snprintf(why, whycap,
-                             "unknown escape '\\%c' in a quoted value (only \\\" and \\\\)",
-                             isprint((unsigned char)p[1]) ? p[1] : '?');
+                             "unknown escape after a backslash in a quoted value (only \\\" "
+                             "and \\\\)");
                     return NULL;
                 }
                 p++;
@@ -130,10 +134,11 @@ static char *parse_value(const char *v, char *why, size_t whycap)
         }
         return out;
     }
-    /* Unquoted: ends at a '#' that follows a blank (a comment). */
+    /* Unquoted: ends at a '#' that starts it or follows a blank (a
+     * comment: `token = # fill me` is empty, not "# fill me"). */
     size_t end = len;
-    for (size_t i = 1; i < len; i++) {
-        if (v[i] == '#' && (v[i - 1] == ' ' || v[i - 1] == '\t')) {
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] == '#' && (i == 0 || v[i - 1] == ' ' || v[i - 1] == '\t')) {
             end = i;
             break;
         }

@@ -8,8 +8,9 @@
  * Format: one `name = value` per line, names are the flags without "--";
  * blank lines and lines starting with '#' are ignored; a value may be
  * wrapped in double quotes (then \" and \\ are the only escapes and a '#'
- * is literal); an unquoted value ends at " #" (a comment after it) and has
- * surrounding spaces trimmed.
+ * is literal); an unquoted value ends at a '#' that starts it or follows a
+ * blank (a comment; quote a value that begins with '#') and has surrounding
+ * spaces trimmed.
  */
 #ifndef SC_CONFIG_FILE_H
 #define SC_CONFIG_FILE_H

@@ -87,6 +87,14 @@ void proto_sess_reg_stats(const proto_sess_reg_t *reg, struct proto_sess_stats *
     *out = reg->st;
 }
 
+void proto__sess_reg_release(proto_sess_reg_t *reg)
+{
+    if (reg->finished && reg->handles_open == 0 && reg->records == 0) {
+        flo_wbuf_free(&reg->scratch);
+        free(reg);
+    }
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     proto_sess_reg_t *reg = h->data;
@@ -95,8 +103,8 @@ static void handle_closed(uv_handle_t *h)
     }
     void (*done)(void *) = reg->done;
     void *arg = reg->done_arg;
-    flo_wbuf_free(&reg->scratch);
-    free(reg);
+    /* Sessions still held by a front end keep the memory until released. */
+    proto__sess_reg_release(reg);
     if (done != NULL) {
         done(arg);
     }
@@ -271,7 +279,7 @@ int proto_sess_create(proto_sess_reg_t *reg, const struct proto_sess_spec *spec,
         proto__sess_alloc(reg, id, (size_t)n, spec->ns, spec->stream, spec->group, consumer);
     proto_sess_op_t *op = s ? proto__sess_op_new(reg, s, OP_CREATE) : NULL;
     if (op == NULL) {
-        free(s);
+        proto__sess_free(s);
         proto_err_from_code(e, FLO_ENOMEM);
         return -1;
     }
@@ -330,7 +338,7 @@ int proto_sess_get(proto_sess_reg_t *reg, flo_buf_t id, proto_sess_t **out, stru
     s = proto__sess_alloc(reg, (const char *)id.ptr, id.len, ident.ns, ident.stream, ident.group,
                           ident.consumer);
     if (s == NULL || proto__sess_register(s) < 0) {
-        free(s);
+        proto__sess_free(s);
         proto_err_from_code(e, FLO_ENOMEM);
         return -1;
     }
@@ -373,6 +381,21 @@ static int op_check(const proto_sess_t *s, struct proto_err *e)
     return 0;
 }
 
+/* Read and ids also refuse a record ended by a concurrent request: run
+ * unregistered, a read would join the consumer again upstream and nothing
+ * would ever leave or expire it. (A new request with the id re-attaches.) */
+static int op_check_live(const proto_sess_t *s, struct proto_err *e)
+{
+    if (op_check(s, e) < 0) {
+        return -1;
+    }
+    if (!s->registered) {
+        err_unknown(e, "unknown session: it was ended");
+        return -1;
+    }
+    return 0;
+}
+
 static int op_start_or_fail(proto_sess_op_t *op, proto_sess_op_t **opp, struct proto_err *e)
 {
     int rc = proto__sess_op_start(op);
@@ -390,7 +413,7 @@ static int op_start_or_fail(proto_sess_op_t *op, proto_sess_op_t **opp, struct p
 int proto_sess_read(proto_sess_t *s, const struct proto_sess_read_args *a, proto_sess_read_cb cb,
                     void *arg, proto_sess_op_t **opp, struct proto_err *e)
 {
-    if (op_check(s, e) < 0) {
+    if (op_check_live(s, e) < 0) {
         return -1;
     }
     uint32_t count = a->count ? a->count : PROTO_SESS_DEFAULT_COUNT;
@@ -415,7 +438,7 @@ int proto_sess_ids(proto_sess_t *s, enum proto_sess_idop_e kind, const struct fl
                    size_t n, proto_sess_done_cb cb, void *arg, proto_sess_op_t **opp,
                    struct proto_err *e)
 {
-    if (op_check(s, e) < 0) {
+    if (op_check_live(s, e) < 0) {
         return -1;
     }
     if (n == 0 || n > PROTO_SESS_MAX_IDS || (unsigned)kind > PROTO_SESS_TOUCH) {

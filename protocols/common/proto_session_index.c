@@ -58,6 +58,7 @@ proto_sess_t *proto__sess_alloc(proto_sess_reg_t *reg, const char *id, size_t id
         return NULL;
     }
     s->reg = reg;
+    reg->records++;
     uint8_t *p = s->mem;
     s->id = (char *)p;
     s->id_len = id_len;
@@ -76,6 +77,17 @@ proto_sess_t *proto__sess_alloc(proto_sess_reg_t *reg, const char *id, size_t id
     s->created_wall = s->used_wall = proto__sess_wall_ms();
     s->used_loop = uv_now(reg->loop);
     return s;
+}
+
+void proto__sess_free(proto_sess_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    proto_sess_reg_t *reg = s->reg;
+    free(s);
+    reg->records--;
+    proto__sess_reg_release(reg);
 }
 
 /* Add to the indexes. 0 or FLO_ENOMEM. */
@@ -178,7 +190,7 @@ void proto_sess_put(proto_sess_t *s)
     }
     proto__sess_touch(s);
     if (s->holds == 0 && !s->registered) {
-        free(s);
+        proto__sess_free(s);
     }
 }
 
@@ -227,7 +239,7 @@ int proto_sess_resp_use(proto_sess_reg_t *reg, flo_buf_t ns, flo_buf_t stream, f
     }
     s->resp = true;
     if ((rc = proto__sess_register(s)) < 0) {
-        free(s);
+        proto__sess_free(s);
         return rc;
     }
     reg->st.created++;
@@ -244,7 +256,7 @@ void proto_sess_resp_forget(proto_sess_reg_t *reg, flo_buf_t ns, flo_buf_t strea
     if (s != NULL) {
         proto__sess_unregister(s);
         if (s->holds == 0) {
-            free(s);
+            proto__sess_free(s);
         }
     }
 }

@@ -73,6 +73,7 @@ struct proto_sess_op {
     /* read */
     uint32_t count;
     uint64_t deadline;     /* loop ms */
+    bool claim_from_start; /* the claim in flight started at 0-0 */
     struct flo_wbuf claim; /* copy of a claim reply while pending runs */
     /* ids */
     enum proto_sess_idop_e idop;
@@ -93,6 +94,10 @@ struct proto_sess_reg {
     struct proto_sess_stats st;
     uv_timer_t expiry, close_timer;
     int handles_open;
+    /* Session records allocated and not yet freed. The registry's memory
+     * outlives its close until the last one is freed, so a front end that
+     * still holds a session may describe and release it afterwards. */
+    uint64_t records;
     bool closing, finished;
     void (*done)(void *arg);
     void *done_arg;
@@ -107,6 +112,9 @@ uint64_t proto__sess_live(const proto_sess_reg_t *reg);
 /* A new, unregistered session with copies of the names (id may be ""). */
 proto_sess_t *proto__sess_alloc(proto_sess_reg_t *reg, const char *id, size_t id_len, flo_buf_t ns,
                                 flo_buf_t stream, flo_buf_t group, flo_buf_t consumer);
+/* Free a record (NULL is fine); frees a closed registry with its last
+ * record. */
+void proto__sess_free(proto_sess_t *s);
 /* Add to / remove from the indexes. Register: 0 or FLO_ENOMEM. */
 int proto__sess_register(proto_sess_t *s);
 void proto__sess_unregister(proto_sess_t *s);
@@ -133,6 +141,9 @@ void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s);
 
 /* 429 "too many sessions". */
 void proto__sess_err_full(struct proto_err *e);
+/* Free a closed registry once its handles are closed and no record is
+ * left. */
+void proto__sess_reg_release(proto_sess_reg_t *reg);
 /* A leave finished: completes a shutdown once nothing is in flight. */
 void proto__sess_leaves_check(proto_sess_reg_t *reg);
 

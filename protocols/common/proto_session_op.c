@@ -17,6 +17,10 @@
  * a claim always raises the count of a delivered entry. */
 #define CLAIMED_MIN_DELIVERIES 2u
 
+/* Shortest blocking slice: a tiny claim_idle_ms (a client's choice) must not
+ * turn one long-poll into a busy loop of claims and reads upstream. */
+#define SLICE_MIN_MS 100u
+
 static uint64_t reconnects(const proto_sess_reg_t *reg)
 {
     struct flo_pool_stats ps;
@@ -146,6 +150,12 @@ static void op_fail_code(proto_sess_op_t *op, int err)
     proto__sess_op_fail(op, &e);
 }
 
+/* The session was ended (proto_sess_end) while this op was in flight. */
+static bool sess_ended(const proto_sess_op_t *op)
+{
+    return (op->kind == OP_READ || op->kind == OP_IDS) && !op->s->registered && !op->s->resp;
+}
+
 static bool needs_join(const proto_sess_op_t *op)
 {
     return !op->s->joined || op->s->join_reconnects != reconnects(op->reg);
@@ -196,6 +206,7 @@ static int step_claim(proto_sess_op_t *op)
         .count = op->count,
     };
     op->step = ST_CLAIM;
+    op->claim_from_start = s->cursor.ts == 0 && s->cursor.seq == 0;
     flo_wbuf_reset(&op->value);
     int rc = flo_group_claim_value(&op->value, &a);
     if (rc == 0) {
@@ -208,7 +219,8 @@ static int step_read(proto_sess_op_t *op)
 {
     uint64_t now = uv_now(op->reg->loop);
     uint64_t left = op->deadline > now ? op->deadline - now : 0;
-    uint32_t slice = left < op->s->claim_idle_ms ? (uint32_t)left : op->s->claim_idle_ms;
+    uint32_t every = op->s->claim_idle_ms > SLICE_MIN_MS ? op->s->claim_idle_ms : SLICE_MIN_MS;
+    uint32_t slice = left < every ? (uint32_t)left : every;
     struct flo_stream_read_args ra = {.count = op->count, .legacy_limit = true, .block_ms = slice};
     struct flo_wbuf opts;
     flo_wbuf_init(&opts);
@@ -278,9 +290,18 @@ static void claim_done(proto_sess_op_t *op, flo_buf_t body)
         return;
     }
     /* (max, max): the pending list was scanned to the end; start over. */
-    op->s->cursor =
-        flo_stream_id_cmp(next, FLO_STREAM_ID_MAX) == 0 ? (struct flo_stream_id){0, 0} : next;
-    if (n == 0) {
+    bool at_end = flo_stream_id_cmp(next, FLO_STREAM_ID_MAX) == 0;
+    op->s->cursor = at_end ? (struct flo_stream_id){0, 0} : next;
+    if (n == 0 && at_end && !op->claim_from_start) {
+        /* Entries before the old cursor may have gone idle meanwhile: scan
+         * them too before reading new records (once: this claim starts at
+         * 0-0). */
+        rc = step_claim(op);
+    } else if (n == 0 && sess_ended(op)) {
+        /* Ended meanwhile: a group read would join the consumer again. */
+        read_deliver(op, &it, 0, NULL, 0);
+        return;
+    } else if (n == 0) {
         rc = step_read(op);
     } else {
         flo_wbuf_reset(&op->claim);
@@ -338,8 +359,9 @@ static void read_done(proto_sess_op_t *op, flo_buf_t body)
         op_fail_code(op, rc);
         return;
     }
-    /* A 0-byte body is Flo's "waiter pool full": do not spin on it. */
-    if (n > 0 || body.len == 0 || uv_now(op->reg->loop) >= op->deadline) {
+    /* A 0-byte body is Flo's "waiter pool full": do not spin on it. No
+     * further slice for a session ended meanwhile. */
+    if (n > 0 || body.len == 0 || uv_now(op->reg->loop) >= op->deadline || sess_ended(op)) {
         read_deliver(op, &it, n, NULL, 0);
         return;
     }
@@ -423,6 +445,12 @@ static void op_call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
         proto__sess_op_fail(op, &e);
         return;
     }
+    if ((op->step == ST_JOIN || op->step == ST_READ) && sess_ended(op) && !op->reg->closing) {
+        /* A join or group read answered after the end's leave may have
+         * made the consumer a member again (Flo's read joins): leave once
+         * more, so an ended session does not stay joined upstream. */
+        proto__sess_send_leave(op->reg, op->s);
+    }
     int rc = 0;
     switch (op->step) {
     case ST_JOIN:
@@ -489,7 +517,7 @@ void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s)
     proto_sess_op_t *op = proto__sess_op_new(reg, s, OP_LEAVE);
     if (op == NULL) {
         if (s->holds == 0 && !s->registered) {
-            free(s);
+            proto__sess_free(s);
         }
         return;
     }

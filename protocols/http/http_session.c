@@ -28,7 +28,7 @@
 #define CLAIM_IDLE_WHAT "a whole number of milliseconds from 1 to 4294967295"
 #define COUNT_WHAT      "a whole number of records from 1 to 1000"
 #define BLOCK_WHAT      "a whole number of milliseconds (capped at 300000)"
-#define CONSUMER_WHAT   "a consumer name of at most 256 bytes"
+#define CONSUMER_WHAT   "a consumer name of at most 255 bytes"
 #define LOCATION_MAX    (sizeof("/v1/sessions/") + PROTO_SESS_ID_MAX)
 #define MS_MAX          20 /* decimal digits of a u64 */
 
@@ -160,7 +160,7 @@ static void reply_info(struct http_req *r, proto_sess_t *sess, unsigned status, 
     }
     http_json_end(&j);
     http_reply_built(r, status, &b, &j);
-    if (status == MHD_HTTP_CREATED && in.id.len < PROTO_SESS_ID_MAX) {
+    if (status == MHD_HTTP_CREATED && in.id.len <= PROTO_SESS_ID_MAX) {
         char loc[LOCATION_MAX];
         snprintf(loc, sizeof(loc), "/v1/sessions/%.*s", (int)in.id.len, (const char *)in.id.ptr);
         http_reply_header(r, MHD_HTTP_HEADER_LOCATION, loc);

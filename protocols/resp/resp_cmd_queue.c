@@ -632,6 +632,20 @@ static void bpop_reply_nil(struct bpop *b)
     }
 }
 
+/* Graceful shutdown (resp__upstream_end_blocked): a BLPOP still waiting
+ * answers nil at once, like a timeout. Its dequeues in flight answer later
+ * and any message they lease goes back (b->p is gone by then). A BLPOP
+ * that already won (acking its message) finishes normally. */
+static bool bpop_end_blocked(struct resp_pending *p)
+{
+    struct bpop *b = p->state;
+    if (b == NULL || b->settled || b->replied) {
+        return false;
+    }
+    bpop_reply_nil(b); /* may free p */
+    return true;
+}
+
 /* Messages of a dequeue reply: the first may win, the others go back. */
 static void bpop_deliver(struct bpop *b, size_t key, flo_buf_t body)
 {
@@ -891,6 +905,7 @@ static void cmd_bpop(struct resp_pending *p)
     b->deadline = ms ? uv_now(b->loop) + ms : 0;
     p->state = b;
     p->state_free = bpop_detach;
+    p->end_blocked = bpop_end_blocked;
     /* One key: its blocking dequeue answers at once when a message is
      * ready, so the probe phase would only add a round trip. */
     b->probe = nkeys > 1 ? 0 : nkeys;

@@ -146,6 +146,11 @@ struct resp_pending {
     /* If set, frees `state` instead of free() (also when the client goes
      * away with the command unfinished: it must cancel what it started). */
     void (*state_free)(void *state);
+    /* If set: a command that waits without a blocking resp__send request
+     * (BLPOP/BRPOP own their calls) ends its wait, answering as on a
+     * timeout (graceful shutdown, client EOF). true when it did (p may be
+     * freed). */
+    bool (*end_blocked)(struct resp_pending *p);
 };
 
 struct resp_server {
@@ -288,11 +293,12 @@ void resp__upstream_retry(struct resp_client *c);
  * deferred ones (client close; no callback runs afterwards). */
 void resp__upstream_cancel_all(struct resp_client *c);
 /*
- * Graceful shutdown: cancel the blocking upstream requests of p (a command
- * that long-polls) and answer it with a null reply, what Redis answers
- * when a blocking command times out. false (nothing done) when p is not
- * waiting on a blocking request that was sent (one still queued on the
- * client's connection is left alone).
+ * Graceful shutdown or client EOF: cancel the blocking upstream requests
+ * of p (a command that long-polls; their --max-longpolls slots are given
+ * back) and answer it with a null reply, what Redis answers when a
+ * blocking command times out (p->end_blocked, when set, does it instead). false (nothing done) when
+ * p is not waiting on a blocking request that was sent (one still queued on the client's connection
+ * is left alone).
  */
 bool resp__upstream_end_blocked(struct resp_pending *p);
 

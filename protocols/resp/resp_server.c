@@ -34,6 +34,7 @@ static void client_process(struct resp_client *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_flush(uv_idle_t *h);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static unsigned client_end_blocked(struct resp_client *c);
 
 /* ---- server lifetime ---- */
 
@@ -456,6 +457,14 @@ static void client_flush(struct resp_client *c)
             return;
         }
     }
+    if (c->eof) {
+        /* A blocking command started after the EOF (it was buffered, or
+         * held behind an earlier command) ends like those blocked at it. */
+        client_end_blocked(c);
+        if (c->closing) {
+            return;
+        }
+    }
     client_write(c);
     if (c->closing) {
         return;
@@ -541,6 +550,26 @@ static void client_process(struct resp_client *c)
     }
 }
 
+/* End the client's blocked commands (each answered like a timeout).
+ * Answering one may free it and the finished ones after it: walk again
+ * from the head after each. Returns how many were ended. */
+static unsigned client_end_blocked(struct resp_client *c)
+{
+    unsigned n = 0;
+    bool again = true;
+    while (again && !c->closing) {
+        again = false;
+        for (struct resp_pending *p = c->head; p; p = p->next) {
+            if (resp__upstream_end_blocked(p)) {
+                n++;
+                again = true;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
@@ -558,11 +587,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread < 0) {
         if (nread == UV_EOF && (c->head || c->out.len || c->writing)) {
-            /* Half-closed (e.g. `printf ... | nc`): answer what was sent. */
+            /* Half-closed (e.g. `printf ... | nc`): answer what was sent.
+             * A blocked command ends now (Redis frees a blocked client on
+             * EOF): it would hold a --max-longpolls slot for its whole
+             * block time for a client that sends nothing more. */
             c->eof = true;
             uv_read_stop(s);
             c->reading = false;
-            mark_dirty(c);
+            client_end_blocked(c);
+            if (!c->closing) {
+                mark_dirty(c);
+            }
             return;
         }
         client_close(c);
@@ -818,20 +853,9 @@ unsigned resp_server_drain(resp_server_t *srv, unsigned *ended)
     struct resp_client *c = srv->clients;
     while (c) {
         struct resp_client *next = c->next;
-        /* Answering a command may free it and the finished ones after it:
-         * walk again from the head after each one. */
-        bool again = true;
-        while (again && !c->closing) {
-            again = false;
-            for (struct resp_pending *p = c->head; p; p = p->next) {
-                if (resp__upstream_end_blocked(p)) {
-                    if (ended) {
-                        (*ended)++;
-                    }
-                    again = true;
-                    break;
-                }
-            }
+        unsigned n = client_end_blocked(c);
+        if (ended) {
+            *ended += n;
         }
         if (!c->closing) {
             /* Unanswered commands, or replies not written yet. */

@@ -239,9 +239,27 @@ void resp__upstream_cancel_all(struct resp_client *c)
     c->defer_tail = NULL;
 }
 
+/* The reply the command gives when its block time runs out, so an early
+ * end looks like a timeout to the client: nil for FLO.BGET / FLO.WATCH, an
+ * empty array for FLO.QDEQUEUE, Redis' null array for XREAD and the rest. */
+static int timeout_reply(struct resp_pending *p)
+{
+    const char *name = p->cmd != NULL ? p->cmd->name : "";
+    if (strcmp(name, "flo.bget") == 0 || strcmp(name, "flo.watch") == 0) {
+        return resp_reply_null(&p->reply, p->proto);
+    }
+    if (strcmp(name, "flo.qdequeue") == 0) {
+        return resp_reply_array(&p->reply, 0);
+    }
+    return resp_reply_null_array(&p->reply, p->proto);
+}
+
 bool resp__upstream_end_blocked(struct resp_pending *p)
 {
     struct resp_client *c = p->c;
+    if (p->end_blocked != NULL && !p->done && !p->in_handler) {
+        return p->end_blocked(p);
+    }
     if (!p->blocking || p->done || p->outstanding == 0 || p->in_handler) {
         return false;
     }
@@ -255,10 +273,16 @@ bool resp__upstream_end_blocked(struct resp_pending *p)
             flo_pool_cancel(c->srv->ctx->pool, p->calls[i].call);
             p->calls[i].call = NULL;
         }
+        /* A cancelled call's callback never runs: give its --max-longpolls
+         * slot back here or it stays taken. */
+        if (p->calls[i].longpoll) {
+            p->calls[i].longpoll = false;
+            proto_longpoll_leave();
+        }
     }
     p->outstanding = 0;
     flo_wbuf_reset(&p->reply);
-    if (resp_reply_null_array(&p->reply, p->proto) < 0) {
+    if (timeout_reply(p) < 0) {
         resp_reply_error(&p->reply, "TRYAGAIN the sidecar is shutting down");
     }
     resp__pending_done(p);

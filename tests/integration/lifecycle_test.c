@@ -308,6 +308,100 @@ Test(lifecycle, sigterm_finishes_in_flight_and_leaves_sessions, .timeout = 60)
     ts_stop(&dev.proc);
 }
 
+/* A BLPOP/BRPOP waiting forever is a blocked command like FLO.BGET: the
+ * drain must end it at once with Redis' timeout reply (nil), not hold the
+ * whole grace period and then drop the client without an answer. */
+Test(lifecycle, sigterm_ends_blocked_blpop_at_once, .timeout = 60)
+{
+    struct ts_flodev dev;
+    cr_assert_eq(ts_flodev_start(&dev, NULL), 0);
+    struct ts_sidecar sc;
+    const char *extra[] = {"--shutdown-grace", "6", NULL};
+    cr_assert_eq(ts_sidecar_start(&sc, dev.port, extra), 0);
+    cr_assert_eq(ts_sidecar_wait_ready(&sc, 10000), 0);
+
+    struct async_resp bpop = {.port = sc.resp_port, .cmd = "BLPOP lc-bq 0"};
+    pthread_create(&bpop.t, NULL, async_resp_run, &bpop);
+    sleep_ms(400); /* BLPOP sent and waiting upstream */
+
+    uint64_t t0 = ts_now_ms();
+    cr_assert_eq(kill(sc.proc.pid, SIGTERM), 0);
+    pthread_join(bpop.t, NULL);
+    int status = wait_exit(&sc.proc, EXIT_BOUND_MS);
+    uint64_t took = ts_now_ms() - t0;
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        ts_dump_log(&sc.proc);
+    }
+    cr_assert_neq(status, -1, "the sidecar did not exit");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    cr_assert_lt(took, 3000, "a blocked BLPOP held the shutdown for %llu ms",
+                 (unsigned long long)took);
+    cr_assert_not_null(bpop.reply, "the blocked BLPOP got no reply");
+    cr_assert_eq(bpop.reply->type, REDIS_REPLY_NIL, "blocked BLPOP: type %d", bpop.reply->type);
+    char *log = read_log(&sc.proc);
+    cr_assert(strstr(log, "cut_off=0"), "%s", log);
+    free(log);
+    freeReplyObject(bpop.reply);
+    ts_stop(&dev.proc);
+}
+
+/* Ending a blocked RESP command at the start of the drain cancels its
+ * upstream call, whose callback then never runs: its --max-longpolls slot
+ * must be given back there, or a long-poll that arrives on a kept-alive
+ * HTTP connection during the drain is refused with 429 instead of being
+ * ended like the others (503 shutting_down). */
+Test(lifecycle, drain_gives_back_the_slots_of_ended_commands, .timeout = 60)
+{
+    struct ts_flodev dev;
+    cr_assert_eq(ts_flodev_start(&dev, NULL), 0);
+    uint16_t pport = proxy_start(dev.port);
+    struct ts_sidecar sc;
+    const char *extra[] = {"--shutdown-grace", "5", "--max-longpolls", "1", NULL};
+    cr_assert_eq(ts_sidecar_start(&sc, pport, extra), 0);
+    cr_assert_eq(ts_sidecar_wait_ready(&sc, 10000), 0);
+
+    /* A kept-alive HTTP connection, opened before the listener closes. */
+    int fd = ts_connect(sc.http_port, 5000);
+    cr_assert_geq(fd, 0);
+    static const char probe[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    cr_assert_eq(ts_write_full(fd, probe, sizeof(probe) - 1), 0);
+    char buf[2048];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0);
+
+    atomic_store(&proxy_delay_ms, 1500);
+    struct async_resp rblock = {.port = sc.resp_port, .cmd = "FLO.BGET lc-missing 30000"};
+    struct async_http get = {.path = "/v1/kv/lc-slow", .port = sc.http_port};
+    pthread_create(&rblock.t, NULL, async_resp_run, &rblock);
+    sleep_ms(150); /* the blocked command holds the only long-poll slot */
+    pthread_create(&get.t, NULL, async_http_run, &get);
+    sleep_ms(250); /* the GET keeps the drain going */
+    cr_assert_eq(kill(sc.proc.pid, SIGTERM), 0);
+    sleep_ms(200);
+
+    static const char lp[] = "GET /v1/kv/lc-lp?block_ms=30000 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cr_assert_eq(ts_write_full(fd, lp, sizeof(lp) - 1), 0);
+    n = read(fd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "no reply to the long-poll sent during the drain");
+    buf[n] = '\0';
+    cr_assert(strncmp(buf, "HTTP/1.1 503", 12) == 0, "long-poll during the drain: %.200s", buf);
+    cr_assert(strstr(buf, "shutting_down") != NULL || strstr(buf, "Content-Length") != NULL,
+              "%.300s", buf);
+    close(fd);
+
+    pthread_join(rblock.t, NULL);
+    pthread_join(get.t, NULL);
+    int status = wait_exit(&sc.proc, EXIT_BOUND_MS);
+    atomic_store(&proxy_delay_ms, 0);
+    cr_assert_neq(status, -1, "the sidecar did not exit");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    cr_assert_not_null(rblock.reply);
+    cr_assert_eq(rblock.reply->type, REDIS_REPLY_NIL);
+    freeReplyObject(rblock.reply);
+    free(get.body);
+    ts_stop(&dev.proc);
+}
+
 Test(lifecycle, grace_expiry_closes_what_is_left, .timeout = 60)
 {
     struct ts_flodev dev;
@@ -409,6 +503,44 @@ Test(lifecycle, sighup_rotates_the_token_file, .timeout = 60)
     free(log);
     ts_stop(&sc.proc);
     unlink(tok);
+}
+
+/* An editor that truncates the config file before writing it (or a
+ * half-copied file) must not switch client auth off: a reload that would
+ * drop the token keeps it, says so, and only a restart disables auth. */
+Test(lifecycle, sighup_never_turns_client_auth_off, .timeout = 60)
+{
+    char conf[] = "/tmp/lc_conf_XXXXXX";
+    int fd = mkstemp(conf);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    write_file(conf, "auth-token = cfg-token\n");
+    struct ts_sidecar sc;
+    const char *extra[] = {"--config", conf, NULL};
+    cr_assert_eq(ts_sidecar_start(&sc, 0, extra), 0);
+    cr_assert_eq(ts_sidecar_wait_ready(&sc, 10000), 0);
+    cr_assert(token_works(sc.http_port, "cfg-token", 0));
+    cr_assert_eq(http_status("GET", sc.http_port, "/v1/kv/lc-any", NULL, NULL, NULL), 401);
+
+    write_file(conf, ""); /* truncated, not yet rewritten */
+    cr_assert_eq(kill(sc.proc.pid, SIGHUP), 0);
+    sleep_ms(300);
+    cr_assert_eq(http_status("GET", sc.http_port, "/v1/kv/lc-any", NULL, NULL, NULL), 401,
+                 "client auth was switched off by a reload");
+    cr_assert(token_works(sc.http_port, "cfg-token", 0));
+    redisContext *rc = ts_redis(sc.resp_port);
+    cr_assert_not_null(rc);
+    redisReply *r = redisCommand(rc, "GET lc-any");
+    cr_assert(r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0,
+              "RESP served a command without AUTH after the reload");
+    freeReplyObject(r);
+    redisFree(rc);
+    char *log = read_log(&sc.proc);
+    cr_assert(strstr(log, "setting=auth-token"), "%s", log);
+    cr_assert_null(strstr(log, "cfg-token"), "the token was logged");
+    free(log);
+    ts_stop(&sc.proc);
+    unlink(conf);
 }
 
 Test(lifecycle, sighup_reports_settings_needing_a_restart, .timeout = 60)

@@ -570,6 +570,73 @@ Test(security, longpoll_cap_shared_by_both_protocols)
     redisFree(c);
 }
 
+/* A client that sends a blocking command and half-closes its socket (what
+ * `printf ... | nc` does) is gone for Redis, which frees a blocked client
+ * on EOF: its --max-longpolls slot must come back at once, not after the
+ * block time, or a few such clients refuse every long-poll with 429 for
+ * minutes. */
+Test(security, half_closed_blocked_client_gives_its_slot_back)
+{
+    const char *extra[] = {"--max-longpolls", "1", NULL};
+    start(NULL, extra, true);
+    int fd = ts_connect(sc.resp_port, IO_MS);
+    cr_assert_geq(fd, 0);
+    static const char cmd[] = "FLO.BGET nokey 60000\r\n";
+    cr_assert_eq(ts_write_full(fd, cmd, sizeof(cmd) - 1), 0);
+    usleep(300 * 1000); /* dispatched: it holds the only slot */
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    usleep(300 * 1000);
+
+    struct ts_http_resp r;
+    cr_assert_eq(http_get("/v1/kv/nokey?block_ms=50", NULL, &r), 204,
+                 "the half-closed client still holds the long-poll slot: %s", r.body);
+    ts_http_resp_free(&r);
+    /* It was answered like a timeout, then closed. */
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "no reply to the half-closed client");
+    buf[n] = '\0';
+    /* FLO.BGET's own timeout reply: a null bulk string. */
+    cr_assert(strncmp(buf, "$-1\r\n", 5) == 0, "reply: %s", buf);
+    close(fd);
+}
+
+/* The same for a blocking command that starts only after the EOF: here it
+ * waits behind BLPOP (a barrier) until the EOF ends the BLPOP. (The
+ * BLPOP's own dequeue stays upstream until its round ends, holding one of
+ * the two slots; the FLO.BGET must not hold the other.) */
+Test(security, half_closed_client_command_started_after_eof_ends)
+{
+    const char *extra[] = {"--max-longpolls", "2", NULL};
+    start(NULL, extra, true);
+    int fd = ts_connect(sc.resp_port, IO_MS);
+    cr_assert_geq(fd, 0);
+    static const char cmd[] = "BLPOP hc-q 0\r\nFLO.BGET nokey 60000\r\n";
+    cr_assert_eq(ts_write_full(fd, cmd, sizeof(cmd) - 1), 0);
+    usleep(300 * 1000);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    usleep(300 * 1000);
+
+    struct ts_http_resp r;
+    cr_assert_eq(http_get("/v1/kv/nokey?block_ms=50", NULL, &r), 204,
+                 "a command started after the EOF holds a long-poll slot: %s", r.body);
+    ts_http_resp_free(&r);
+    char buf[64];
+    size_t got = 0;
+    while (got < 10) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    cr_assert_eq(got, 10u, "replies: %s", buf);
+    cr_assert(strncmp(buf, "*-1\r\n", 5) == 0, "BLPOP reply: %s", buf);
+    cr_assert(strncmp(buf + 5, "$-1\r\n", 5) == 0, "FLO.BGET reply: %s", buf + 5);
+    close(fd);
+}
+
 /* Over --max-http-connections libmicrohttpd stops accepting: the next
  * connection waits in the kernel's listen backlog (no reply, no 503) and is
  * served as soon as a connection closes. */

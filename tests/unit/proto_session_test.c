@@ -636,3 +636,116 @@ Test(proto_session, rejoins_after_upstream_reconnect)
     proto_sess_put(s);
     reg_close(reg);
 }
+
+/* Wait (bounded) until the group has `want` members; returns the last count. */
+static uint32_t wait_members(const char *stream, const char *group, uint32_t want)
+{
+    uint64_t end = uv_now(&emb.loop) + WAIT_MS;
+    uint32_t n = group_info(stream, group).member_count;
+    while (n != want && uv_now(&emb.loop) < end) {
+        ts_embed_run_for(&emb, 20);
+        n = group_info(stream, group).member_count;
+    }
+    return n;
+}
+
+Test(proto_session, end_while_read_in_flight_leaves_for_good)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "ew", "g", "c", 0);
+    struct got g = {0};
+    struct proto_sess_read_args ra = {.count = 5, .block_ms = 3000};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, NULL, &e), 0);
+    ts_embed_run_for(&emb, 50);
+    struct done d = {0};
+    cr_assert_eq(proto_sess_end(s, done_cb, &d, NULL, &e), 0);
+    cr_assert(ts_embed_run_until(&emb, &d.done, WAIT_MS));
+    cr_assert_eq(d.http_status, 0);
+    /* The read in flight ends without starting another slice ... */
+    append("ew", "after-end");
+    cr_assert(ts_embed_run_until(&emb, &g.done, WAIT_MS));
+    cr_assert_eq(g.http_status, 0);
+    /* ... and whatever it did upstream, the consumer is not left joined: once
+     * what it delivered is settled (Flo keeps a leaving member that still
+     * owns pending entries), the member is gone. */
+    if (g.n > 0) {
+        struct flo_wbuf v;
+        flo_wbuf_init(&v);
+        cr_assert_eq(flo_group_ids_value(&v, FLO_BUF_STR("g"), FLO_BUF_STR("c"), g.ids, g.n), 0);
+        cr_assert_eq(call(FLO_OP_GROUP_ACK, "ew", &v).status, FLO_STATUS_OK);
+    }
+    cr_assert_eq(wait_members("ew", "g", 0), 0, "the ended session is still a member");
+    /* New operations on the ended record are refused, not run unregistered. */
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    cr_assert_str_eq(e.code, "unknown_session");
+    struct flo_stream_id one = {1, 0};
+    cr_assert_eq(proto_sess_ids(s, PROTO_SESS_ACK, &one, 1, done_cb, &d, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 404);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, claim_wraps_to_entries_before_the_cursor)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *dead = create(reg, "cw", "g", "dead", 200);
+    proto_sess_t *live = create(reg, "cw", "g", "live", 200);
+    append("cw", "r1");
+    append("cw", "r2");
+    append("cw", "r3");
+    struct got all = sess_read(dead, 10, 0);
+    cr_assert_eq(all.n, 3);
+    ts_embed_run_for(&emb, 250);
+    /* Claim one: r1; the cursor stops at r2. */
+    struct got g = sess_read(live, 1, 0);
+    cr_assert_eq(g.n, 1);
+    cr_assert_str_eq(g.payload[0], "r1");
+    ts_embed_run_for(&emb, 150);
+    /* r2 and r3 become busy again; r1 (before the cursor) goes idle. */
+    cr_assert_eq(sess_ids(dead, PROTO_SESS_TOUCH, &all.ids[1], 2), 2);
+    ts_embed_run_for(&emb, 100);
+    g = sess_read(live, 1, 0);
+    cr_assert_eq(g.n, 1, "an idle entry before the claim cursor was skipped");
+    cr_assert_str_eq(g.payload[0], "r1");
+    cr_assert_geq(g.dc[0], 3);
+    proto_sess_put(dead);
+    proto_sess_put(live);
+    reg_close(reg);
+}
+
+Test(proto_session, tiny_claim_idle_does_not_spin_upstream)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "sp", "g", "c", 1); /* claim_idle_ms 1 */
+    struct flo_pool_stats before, after;
+    flo_pool_stats(emb.pool, &before);
+    struct got g = sess_read(s, 10, 600);
+    cr_assert_eq(g.n, 0);
+    flo_pool_stats(emb.pool, &after);
+    /* Slices have a floor: a handful of claim + read pairs, not hundreds. */
+    cr_assert_leq(after.requests - before.requests, 30, "%llu upstream requests for one read",
+                  (unsigned long long)(after.requests - before.requests));
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+Test(proto_session, session_held_across_registry_close)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "hc", "g", "c", 0);
+    reg_close(reg); /* a front end still holds s */
+    cr_assert_eq(group_info("hc", "g").member_count, 0);
+    /* The held record stays usable for what a front end does with it after
+     * the close: describe it, see operations refused, release it. */
+    struct proto_sess_info info;
+    proto_sess_describe(s, &info);
+    cr_assert_eq(info.consumer.len, 1);
+    struct got g = {0};
+    struct proto_sess_read_args ra = {.count = 1};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 503);
+    proto_sess_put(s); /* frees the record and, last, the registry */
+}

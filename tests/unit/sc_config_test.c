@@ -557,6 +557,8 @@ Test(sc_config_file, errors_name_file_and_line)
         {"dev = true\nlog-format = xml\n", 2, "log-format"},
         {"dev = true\nmax-resp-args = 0\n", 2, "max-resp-args"},
         {"dev = true\napi-key = \"a\\q\"\n", 2, "unknown escape"},
+        /* A placeholder comment is no token: empty, refused. */
+        {"dev = true\nauth-token = # fill me\n", 2, "auth-token"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *path = tmp_file(cases[i].text);
@@ -566,6 +568,27 @@ Test(sc_config_file, errors_name_file_and_line)
         snprintf(where, sizeof(where), "%s:%u", path, cases[i].line);
         cr_assert(strstr(err, where), "case %zu: '%s' lacks %s", i, err, where);
         cr_assert(strstr(err, cases[i].what), "case %zu: '%s' lacks '%s'", i, err, cases[i].what);
+        unlink(path);
+    }
+}
+
+/* A config file line may hold a secret: no error about it may repeat any
+ * part of the value (here every character of the secret is one that
+ * appears nowhere else in the messages or the temporary path). */
+Test(sc_config_file, secret_values_stay_out_of_errors)
+{
+    static const char *const cases[] = {
+        "dev = true\nauth-token = \"~~\\~~\"\n",
+        "dev = true\napi-key = \"~~\\~\"\n",
+        "dev = true\nsession-secret = \"~~~~\" ~~\n",
+        "dev = true\nauth-token = \"~~~~\n",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *path = tmp_file(cases[i]);
+        struct sc_config c;
+        cr_assert_eq(parse_with_file(&c, path, NULL, NULL), -1, "case %zu accepted", i);
+        cr_assert(strstr(err, ":2:") != NULL, "case %zu: '%s' lacks the line", i, err);
+        cr_assert_null(strchr(err, '~'), "case %zu: the error repeats the secret: '%s'", i, err);
         unlink(path);
     }
 }
