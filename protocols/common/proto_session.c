@@ -38,7 +38,7 @@ static void expiry_cb(uv_timer_t *t)
         if (s->holds == 0 && now - s->used_loop >= reg->idle_ms) {
             proto__sess_unregister(s);
             reg->st.expired++;
-            proto__sess_send_leave(reg, s); /* frees s when the leave ends */
+            proto__sess_send_leave(reg, s, "expiry"); /* frees s when the leave ends */
         }
     }
 }
@@ -70,8 +70,9 @@ int proto_sess_reg_new(uv_loop_t *loop, flo_pool_t *pool, const struct proto_ses
     flo_wbuf_init(&reg->scratch);
     uv_timer_init(loop, &reg->expiry);
     uv_timer_init(loop, &reg->close_timer);
-    reg->expiry.data = reg->close_timer.data = reg;
-    reg->handles_open = 2;
+    uv_timer_init(loop, &reg->defer);
+    reg->expiry.data = reg->close_timer.data = reg->defer.data = reg;
+    reg->handles_open = 3;
     uint32_t period =
         reg->idle_ms / 4 < EXPIRY_PERIOD_MAX_MS ? reg->idle_ms / 4 : EXPIRY_PERIOD_MAX_MS;
     period = period ? period : 1;
@@ -136,6 +137,7 @@ static void close_finish(proto_sess_reg_t *reg)
     }
     uv_close((uv_handle_t *)&reg->expiry, handle_closed);
     uv_close((uv_handle_t *)&reg->close_timer, handle_closed);
+    uv_close((uv_handle_t *)&reg->defer, handle_closed);
 }
 
 void proto__sess_leaves_check(proto_sess_reg_t *reg)
@@ -185,7 +187,7 @@ void proto_sess_reg_close(proto_sess_reg_t *reg, uint32_t timeout_ms, void (*don
     DL_FOREACH_SAFE(reg->all, s, tmp)
     {
         proto__sess_unregister(s);
-        proto__sess_send_leave(reg, s);
+        proto__sess_send_leave(reg, s, "close");
     }
     if (reg->ops == NULL) {
         close_finish(reg);
@@ -475,7 +477,7 @@ int proto_sess_end(proto_sess_t *s, proto_sess_done_cb cb, void *arg, proto_sess
     op->done_cb = cb;
     op->arg = arg;
     op->step = ST_LEAVE;
-    int rc = proto__sess_send_member(op, FLO_OP_GROUP_LEAVE, FLO_SEND_IDEMPOTENT);
+    int rc = proto__sess_end_leave(op);
     if (rc < 0) {
         op->done_cb = NULL;
         proto__sess_op_free(op);

@@ -177,7 +177,9 @@ int proto_sess_ids(proto_sess_t *s, enum proto_sess_idop_e kind, const struct fl
                    struct proto_err *e);
 
 /*
- * End the session: leave the group upstream and forget it (operations still
+ * End the session: leave the group upstream (unless another live session or
+ * RESP consumer shares its (ns, stream, group, consumer): one membership,
+ * left when the last of them ends) and forget it (operations still
  * in flight finish first; the record is freed when the last holder
  * releases it). `cb` gets n = 0.
  */

@@ -1,8 +1,8 @@
 /*
  * Session records of the consumer-session registry and their indexes: by
  * id (HTTP sessions) and by (namespace, stream, group) -> consumer name ->
- * sessions (RESP consumer lookups and member listings); hold / release;
- * RESP consumers. See proto_session.h.
+ * sessions (RESP consumer lookups, member listings and the check whether a
+ * membership is shared by several records); hold / release; RESP consumers. See proto_session.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +175,36 @@ void proto__sess_touch(proto_sess_t *s)
 {
     s->used_loop = uv_now(s->reg->loop);
     s->used_wall = proto__sess_wall_ms();
+}
+
+bool proto__sess_shared(proto_sess_t *s)
+{
+    /* Ended and expired records are unregistered, so the consumer's list
+     * holds exactly the live records of this identity. */
+    struct sess_cons *c = s->cons;
+    if (c == NULL) {
+        proto_sess_reg_t *reg = s->reg;
+        /* On ENOMEM answer "not shared" and leave as before the check:
+         * the other record's next group read joins it again. */
+        if (group_key(&reg->scratch, s->ns, s->stream, s->group) < 0) {
+            return false;
+        }
+        struct sess_group *g = group_find(reg, &reg->scratch);
+        if (g != NULL) {
+            HASH_FIND(hh, g->cons, s->consumer.ptr, s->consumer.len, c);
+        }
+    }
+    if (c == NULL) {
+        return false;
+    }
+    const proto_sess_t *o;
+    DL_FOREACH2(c->list, o, cnext)
+    {
+        if (o != s) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void proto_sess_hold(proto_sess_t *s)

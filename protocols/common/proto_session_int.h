@@ -65,6 +65,10 @@ struct proto_sess_op {
     flo_call_t *call;
     bool longpoll; /* call holds a --max-longpolls slot (proto.h) */
     bool linked;   /* in reg->ops (unlinked while its final callback runs) */
+    /* An end whose leave is skipped (the membership is shared with another
+     * live record) completes from reg->defer, in reg->deferred. */
+    bool deferred;
+    proto_sess_op_t *dprev, *dnext;
     uint64_t reconnects_at_send;
     void *arg;
     proto_sess_cb create_cb;
@@ -93,6 +97,8 @@ struct proto_sess_reg {
     struct flo_wbuf scratch;   /* group-key lookups */
     struct proto_sess_stats st;
     uv_timer_t expiry, close_timer;
+    uv_timer_t defer;          /* completes reg->deferred on the next turn */
+    proto_sess_op_t *deferred; /* utlist DL over dprev/dnext */
     int handles_open;
     /* Session records allocated and not yet freed. The registry's memory
      * outlives its close until the last one is freed, so a front end that
@@ -120,6 +126,10 @@ int proto__sess_register(proto_sess_t *s);
 void proto__sess_unregister(proto_sess_t *s);
 /* Restart the idle clock. */
 void proto__sess_touch(proto_sess_t *s);
+/* Whether a registered record other than s (itself registered or not) has s's
+ * (ns, stream, group, consumer): they share one membership upstream, so s
+ * must not leave it. O(records of that consumer name). */
+bool proto__sess_shared(proto_sess_t *s);
 
 /* ---- proto_session_op.c ---- */
 
@@ -131,11 +141,17 @@ void proto__sess_op_free(proto_sess_op_t *op);
 void proto__sess_op_fail(proto_sess_op_t *op, const struct proto_err *e);
 /* Start a read or ids op (joining first if needed). 0 or a FLO_E* code. */
 int proto__sess_op_start(proto_sess_op_t *op);
+/* Send an end's leave; while another live record shares the membership,
+ * skip it and complete the end (success) on the next loop turn instead.
+ * 0 or a FLO_E* code. */
+int proto__sess_end_leave(proto_sess_op_t *op);
 /* Send [group][consumer] with `code` (join, leave) for the op. */
 int proto__sess_send_member(proto_sess_op_t *op, uint16_t code, unsigned flags);
-/* Best-effort leave of a forgotten session (expiry, shutdown); frees s
- * when done unless someone holds it. */
-void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s);
+/* Best-effort leave of a forgotten session (expiry, shutdown, after an
+ * ended session's in-flight read); skipped while another live record shares
+ * the membership (why: for the debug log). Frees s when done unless someone
+ * holds it. */
+void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s, const char *why);
 
 /* ---- proto_session.c ---- */
 

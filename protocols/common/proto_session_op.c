@@ -10,6 +10,7 @@
 
 #include "flo/flo_codec.h"
 #include "flo/flo_error.h"
+#include "flo/flo_log.h"
 #include "proto_session_int.h"
 
 /* Lower bound of a claimed record's delivery count when pending did not
@@ -68,6 +69,10 @@ void proto__sess_op_free(proto_sess_op_t *op)
     if (op->longpoll) {
         op->longpoll = false;
         proto_longpoll_leave();
+    }
+    if (op->deferred) {
+        DL_DELETE2(op->reg->deferred, op, dprev, dnext);
+        op->deferred = false;
     }
     flo_wbuf_free(&op->claim);
     flo_wbuf_free(&op->value);
@@ -449,7 +454,7 @@ static void op_call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
         /* A join or group read answered after the end's leave may have
          * made the consumer a member again (Flo's read joins): leave once
          * more, so an ended session does not stay joined upstream. */
-        proto__sess_send_leave(op->reg, op->s);
+        proto__sess_send_leave(op->reg, op->s, "ended_read");
     }
     int rc = 0;
     switch (op->step) {
@@ -511,9 +516,67 @@ void proto_sess_op_cancel(proto_sess_op_t *op)
     proto__sess_op_free(op);
 }
 
-/* Send a best-effort leave for a session being forgotten (expiry, close). */
-void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s)
+/* Whether s's membership is shared with another live record (two HTTP
+ * sessions of one consumer with different claim_idle_ms, or an HTTP session
+ * and a RESP consumer of the same name): then leaving upstream would also
+ * drop the other record's membership, so the last record to go leaves. */
+static bool leave_shared(proto_sess_t *s, const char *why)
 {
+    if (!proto__sess_shared(s)) {
+        return false;
+    }
+    int sl = s->stream.len < PROTO_SESS_MAX_NAME ? (int)s->stream.len : (int)PROTO_SESS_MAX_NAME;
+    FLO_DEBUG("session leave skipped: membership shared with a live session",
+              "reason=%s ns=%.*s stream=%.*s group=%.*s consumer=%.*s", why, (int)s->ns.len,
+              (const char *)s->ns.ptr, sl, (const char *)s->stream.ptr, (int)s->group.len,
+              (const char *)s->group.ptr, (int)s->consumer.len, (const char *)s->consumer.ptr);
+    return true;
+}
+
+/* Complete the deferred ends, one at a time: a callback may free other ops
+ * or close the registry (which frees the rest and empties the list). */
+static void defer_cb(uv_timer_t *t)
+{
+    proto_sess_reg_t *reg = t->data;
+    while (reg->deferred != NULL) {
+        proto_sess_op_t *op = reg->deferred;
+        DL_DELETE2(reg->deferred, op, dprev, dnext);
+        op->deferred = false;
+        op_unlink(op);
+        if (op->done_cb != NULL) {
+            op->done_cb(op->arg, 0, NULL);
+        }
+        proto__sess_op_free(op);
+        proto__sess_leaves_check(reg);
+    }
+}
+
+int proto__sess_end_leave(proto_sess_op_t *op)
+{
+    if (!leave_shared(op->s, "end")) {
+        return proto__sess_send_member(op, FLO_OP_GROUP_LEAVE, FLO_SEND_IDEMPOTENT);
+    }
+    /* Callbacks never run inside the call that started the operation. */
+    proto_sess_reg_t *reg = op->reg;
+    int rc = uv_timer_start(&reg->defer, defer_cb, 0, 0);
+    if (rc < 0) {
+        return FLO_EINVAL;
+    }
+    DL_APPEND2(reg->deferred, op, dprev, dnext);
+    op->deferred = true;
+    return 0;
+}
+
+/* Send a best-effort leave for a session being forgotten (expiry, close,
+ * after an ended session's read). */
+void proto__sess_send_leave(proto_sess_reg_t *reg, proto_sess_t *s, const char *why)
+{
+    if (leave_shared(s, why)) {
+        if (s->holds == 0 && !s->registered) {
+            proto__sess_free(s);
+        }
+        return;
+    }
     proto_sess_op_t *op = proto__sess_op_new(reg, s, OP_LEAVE);
     if (op == NULL) {
         if (s->holds == 0 && !s->registered) {

@@ -5,8 +5,9 @@
  * same key). Against an in-process flo-dev on the test's loop: create, read
  * (delivery count 1), ack; a second session claiming what a silent one
  * never acked (delivery count 2); re-attach by a fresh registry; idle
- * expiry leaving the group upstream; close leaving every session. Every
- * wait is bounded.
+ * expiry leaving the group upstream; close leaving every session; records
+ * sharing one membership (same consumer name) leaving it only with the last
+ * of them (end, expiry, close). Every wait is bounded.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -748,4 +749,98 @@ Test(proto_session, session_held_across_registry_close)
     cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, NULL, &e), -1);
     cr_assert_eq(e.http_status, 503);
     proto_sess_put(s); /* frees the record and, last, the registry */
+}
+
+/* ---- records sharing one membership ---- */
+
+static void end_ok(proto_sess_t *s)
+{
+    struct done d = {0};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_end(s, done_cb, &d, NULL, &e), 0, "%s", e.message);
+    cr_assert(!d.done, "end completed inside the call");
+    cr_assert(ts_embed_run_until(&emb, &d.done, WAIT_MS));
+    cr_assert_eq(d.http_status, 0);
+}
+
+Test(proto_session, sessions_sharing_a_consumer_leave_with_the_last)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    /* Different claim_idle_ms: different ids, one upstream member. */
+    proto_sess_t *a = create(reg, "sh", "g", "c", 1000);
+    proto_sess_t *b = create(reg, "sh", "g", "c", 2000);
+    char ida[PROTO_SESS_ID_MAX + 1], idb[PROTO_SESS_ID_MAX + 1];
+    id_of(a, ida, sizeof ida);
+    id_of(b, idb, sizeof idb);
+    cr_assert_str_neq(ida, idb);
+    cr_assert_eq(group_info("sh", "g").member_count, 1);
+    end_ok(a);
+    proto_sess_put(a);
+    ts_embed_run_for(&emb, 100); /* a leave, had one been sent, lands */
+    cr_assert_eq(group_info("sh", "g").member_count, 1, "ending one session left for both");
+    end_ok(b);
+    proto_sess_put(b);
+    cr_assert_eq(wait_members("sh", "g", 0), 0, "the last session's end did not leave");
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.ended, 2);
+    reg_close(reg);
+}
+
+Test(proto_session, resp_consumer_expiry_keeps_shared_http_membership)
+{
+    proto_sess_reg_t *reg = reg_new(100, NULL);
+    proto_sess_t *s = create(reg, "sr", "g", "x", 0); /* held: never expires */
+    cr_assert_eq(proto_sess_resp_use(reg, FLO_BUF_STR("default"), FLO_BUF_STR("sr"),
+                                     FLO_BUF_STR("g"), FLO_BUF_STR("x")),
+                 0);
+    ts_embed_run_for(&emb, 400);
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.expired, 1);
+    cr_assert_eq(st.resp_consumers, 0);
+    cr_assert_eq(st.http_sessions, 1);
+    cr_assert_eq(group_info("sr", "g").member_count, 1, "RESP expiry left the HTTP membership");
+    /* Released, the HTTP session expires too, and that leave does go out. */
+    proto_sess_put(s);
+    cr_assert_eq(wait_members("sr", "g", 0), 0);
+    reg_close(reg);
+}
+
+Test(proto_session, close_leaves_a_shared_membership_once)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *a = create(reg, "so", "g", "c", 1000);
+    proto_sess_t *b = create(reg, "so", "g", "c", 2000);
+    cr_assert_eq(proto_sess_resp_use(reg, FLO_BUF_STR("default"), FLO_BUF_STR("so"),
+                                     FLO_BUF_STR("g"), FLO_BUF_STR("c")),
+                 0);
+    proto_sess_put(a);
+    proto_sess_put(b);
+    struct flo_pool_stats before, after;
+    flo_pool_stats(emb.pool, &before);
+    reg_close(reg);
+    flo_pool_stats(emb.pool, &after);
+    cr_assert_eq(after.requests - before.requests, 1, "%llu leaves for one identity",
+                 (unsigned long long)(after.requests - before.requests));
+    cr_assert_eq(group_info("so", "g").member_count, 0);
+}
+
+Test(proto_session, shared_end_pending_at_close_completes)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *a = create(reg, "sp2", "g", "c", 1000);
+    proto_sess_t *b = create(reg, "sp2", "g", "c", 2000);
+    struct done d = {0};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_end(a, done_cb, &d, NULL, &e), 0, "%s", e.message);
+    proto_sess_put(a);
+    proto_sess_put(b);
+    /* The end (no leave: b shares the membership) has not completed yet. */
+    bool closed = false;
+    proto_sess_reg_close(reg, 2000, flag_cb, &closed);
+    cr_assert(ts_embed_run_until(&emb, &closed, WAIT_MS));
+    cr_assert(d.done, "the pending end never completed");
+    cr_assert_eq(d.http_status, 0);
+    cr_assert_eq(group_info("sp2", "g").member_count, 0);
 }
