@@ -410,16 +410,21 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     int rc = flo_reader_feed(&c->rd, c->rbuf, (size_t)nread);
+    /* The clock is read lazily, by the first response that needs it. */
+    c->in_read = true;
+    c->read_now_ns = 0;
     while (rc == 0) {
         struct flo_frame f;
         rc = flo_reader_next(&c->rd, &f);
         if (rc == 0) {
             handle_frame(c, &f);
             if (c->state != FLO_CONN_UP && c->state != FLO_CONN_AUTHENTICATING) {
+                c->in_read = false;
                 return;
             }
         }
     }
+    c->in_read = false;
     if (rc == FLO_EAGAIN && c->rd.pos == c->rd.in.len && c->rd.in.cap > KEEP_WBUF_CAP) {
         /* Everything decoded and every body handed out is done with: drop
          * the memory one large response grew, instead of pinning it. */
@@ -432,6 +437,17 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                   flo_strerror(rc));
         conn_fail(c, rc);
     }
+}
+
+uint64_t flo_conn_read_now_ns(flo_conn_t *c)
+{
+    if (!c->in_read) {
+        return uv_hrtime();
+    }
+    if (c->read_now_ns == 0) {
+        c->read_now_ns = uv_hrtime();
+    }
+    return c->read_now_ns;
 }
 
 bool flo_conn_can_send(const flo_conn_t *c)

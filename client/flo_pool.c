@@ -116,6 +116,10 @@ struct flo_pool {
     void (*done)(void *arg);
     void *done_arg;
     uint64_t rng; /* backoff jitter state (xorshift64, never 0) */
+    /* While a response's completion runs: the clock its socket read was
+     * stamped with (flo_conn_read_now_ns), shared by the latency histogram,
+     * requests sent from the callback and flo_pool_now_ns. 0 otherwise. */
+    uint64_t cb_now_ns;
     struct flo_pool_stats st;
 };
 
@@ -402,7 +406,12 @@ static void wait_push(struct flo_pool *p, struct flo_call *call)
 static void observe_response(struct flo_pool *p, struct flo_call *call, uint8_t status)
 {
     p->st.by_status[status < FLO_POOL_NSTATUS ? status : FLO_POOL_NSTATUS - 1]++;
-    double s = (double)(uv_hrtime() - pool_call_of(call)->start_ns) / 1e9;
+    uint64_t start = pool_call_of(call)->start_ns;
+    uint64_t now = flo_pool_now_ns(p);
+    /* A request sent from a completion callback is stamped with that
+     * callback's (shared) clock, so start <= now always holds in practice;
+     * the guard only keeps a bad stamp from wrapping to a huge latency. */
+    double s = now > start ? (double)(now - start) / 1e9 : 0.0;
     unsigned i = 0;
     while (i < FLO_POOL_LAT_NBUCKETS && s > flo_pool_lat_bounds[i]) {
         i++;
@@ -743,10 +752,14 @@ static void conn_done_cb(flo_conn_t *c, struct flo_call *call, int err, uint8_t 
                          flo_buf_t body, void *arg)
 {
     struct flo_pool *p = arg;
-    (void)c;
     if (err == 0) {
         p->st.responses++;
+        /* Responses decoded from one socket read share one clock read.
+         * The pool outlives the callback (its memory goes only after every
+         * handle has closed, on a later loop iteration). */
+        p->cb_now_ns = flo_conn_read_now_ns(c);
         complete(p, call, 0, status, body);
+        p->cb_now_ns = 0;
         if (p->wait_head) {
             drain_waiting(p);
         }
@@ -1021,7 +1034,7 @@ static int send_call(flo_pool_t *p, bool affine, uint32_t affinity, const struct
     if (!call) {
         return FLO_ENOMEM;
     }
-    pool_call_of(call)->start_ns = uv_hrtime();
+    pool_call_of(call)->start_ns = flo_pool_now_ns(p);
     call->id = p->next_id++;
     call->cb = cb;
     call->arg = arg;
@@ -1081,6 +1094,11 @@ bool flo_pool_ready(const flo_pool_t *p)
 int flo_pool_last_error(const flo_pool_t *p)
 {
     return p ? p->last_err : 0;
+}
+
+uint64_t flo_pool_now_ns(const flo_pool_t *p)
+{
+    return p && p->cb_now_ns != 0 ? p->cb_now_ns : uv_hrtime();
 }
 
 void flo_pool_stats(const flo_pool_t *p, struct flo_pool_stats *out)

@@ -58,7 +58,7 @@ struct sc_config {
     int log_level;              /* enum flo_log_level_e */
     char *session_secret;       /* signs session ids, >= 16 bytes, or NULL (derived) */
     unsigned session_idle_s;    /* consumer-session idle timeout, 1..86400 */
-    uint32_t max_sessions;      /* HTTP sessions + RESP consumers, >= 1 */
+    uint32_t max_sessions;      /* HTTP sessions; RESP consumers apart, >= 1 */
     char *config_path;          /* --config file, or NULL */
     char *auth_token_file;      /* file auth_token was read from, or NULL */
     char *session_secret_file;  /* file session_secret was read from, or NULL */

@@ -168,11 +168,22 @@ void proto_sess_reg_close(proto_sess_reg_t *reg, uint32_t timeout_ms, void (*don
      * callback may release other sessions. */
     for (;;) {
         proto_sess_op_t *op = reg->ops;
-        while (op != NULL && (op->kind == OP_LEAVE || op->step == ST_LEAVE)) {
+        while (op != NULL && (op->kind == OP_LEAVE || op->step == ST_LEAVE || op->abandoned)) {
             op = op->next;
         }
         if (op == NULL) {
             break;
+        }
+        proto_sess_cb create_cb = op->create_cb;
+        void *create_arg = op->arg;
+        if (proto__sess_create_abandon(op)) {
+            /* A join in flight may still land upstream: the op waits for it
+             * (and leaves again) like the leaves below; its owner hears of
+             * the shutdown now. */
+            if (create_cb != NULL) {
+                create_cb(create_arg, NULL, &e);
+            }
+            continue;
         }
         if (op->call != NULL) {
             flo_pool_cancel(reg->pool, op->call);
@@ -243,7 +254,7 @@ int proto_sess_create(proto_sess_reg_t *reg, const struct proto_sess_spec *spec,
          check_name(spec->consumer, "consumer name", UINT8_MAX, false, e) < 0)) {
         return -1;
     }
-    if (proto__sess_live(reg) >= reg->max_sessions) {
+    if (proto__sess_http_full(reg)) {
         proto__sess_err_full(e);
         return -1;
     }
@@ -333,7 +344,7 @@ int proto_sess_get(proto_sess_reg_t *reg, flo_buf_t id, proto_sess_t **out, stru
         err_unknown(e, msg);
         return -1;
     }
-    if (proto__sess_live(reg) >= reg->max_sessions) {
+    if (proto__sess_http_full(reg)) {
         proto__sess_err_full(e);
         return -1;
     }

@@ -60,8 +60,10 @@ typedef struct proto_sess proto_sess_t;
 typedef struct proto_sess_op proto_sess_op_t;
 
 struct proto_sess_cfg {
-    uint32_t idle_ms;      /* expiry of an unused session; 0 = default */
-    uint32_t max_sessions; /* HTTP + RESP sessions; 0 = default */
+    uint32_t idle_ms; /* expiry of an unused session; 0 = default */
+    /* HTTP sessions at once; RESP consumers have their own limit of the
+     * same value. 0 = default */
+    uint32_t max_sessions;
     /* HMAC key for session ids. NULL = derive one from `derive_from`
      * (the API key and auth token, when set) so that replicas with the same
      * configuration accept each other's ids; see docs/http-api.md. */
@@ -118,7 +120,7 @@ typedef void (*proto_sess_cb)(void *arg, proto_sess_t *s, const struct proto_err
  * Validate spec (names non-empty, each <= PROTO_SESS_MAX_NAME, namespace
  * <= PROTO_MAX_NAMESPACE, no NUL in group / consumer), join upstream, and
  * register the session. Validation errors return -1 with *e (400; 429
- * "too many sessions" at max_sessions) and no callback; otherwise 0 and `cb`
+ * "too many sessions" at max_sessions HTTP sessions) and no callback; otherwise 0 and `cb`
  * runs later. *op (optional) may be cancelled until then.
  */
 int proto_sess_create(proto_sess_reg_t *reg, const struct proto_sess_spec *spec, proto_sess_cb cb,
@@ -186,7 +188,10 @@ int proto_sess_ids(proto_sess_t *s, enum proto_sess_idop_e kind, const struct fl
 int proto_sess_end(proto_sess_t *s, proto_sess_done_cb cb, void *arg, proto_sess_op_t **op,
                    struct proto_err *e);
 
-/* Detach an operation's owner: its callback will never run. */
+/* Detach an operation's owner: its callback will never run. A create's
+ * join still in flight is waited for and, if it made the consumer a member,
+ * left again (unless another live record shares that membership); the same
+ * holds for a create cut off by proto_sess_reg_close. */
 void proto_sess_op_cancel(proto_sess_op_t *op);
 
 /* ---- RESP consumers ---- */
@@ -195,7 +200,8 @@ void proto_sess_op_cancel(proto_sess_op_t *op);
  * Note a use of consumer `consumer` of (ns, stream, group) by a RESP client
  * (XREADGROUP, XACK, ...): registers it on first use, restarts its idle
  * clock. Joining is left to the group read itself (Flo's read joins). 0, or
- * FLO_ELIMIT at max_sessions / FLO_ENOMEM (the command still runs; the
+ * FLO_ELIMIT at max_sessions RESP consumers (counted apart from HTTP
+ * sessions) / FLO_ENOMEM (the command still runs; the
  * consumer is then not expired by the sidecar).
  */
 int proto_sess_resp_use(proto_sess_reg_t *reg, flo_buf_t ns, flo_buf_t stream, flo_buf_t group,

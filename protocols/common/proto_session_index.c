@@ -21,9 +21,9 @@ uint64_t proto__sess_wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t proto__sess_live(const proto_sess_reg_t *reg)
+bool proto__sess_http_full(const proto_sess_reg_t *reg)
 {
-    return reg->st.http_sessions + reg->st.resp_consumers;
+    return reg->st.http_sessions >= reg->max_sessions;
 }
 
 static int group_key(struct flo_wbuf *b, flo_buf_t ns, flo_buf_t stream, flo_buf_t group)
@@ -260,7 +260,9 @@ int proto_sess_resp_use(proto_sess_reg_t *reg, flo_buf_t ns, flo_buf_t stream, f
         proto__sess_touch(s);
         return 0;
     }
-    if (proto__sess_live(reg) >= reg->max_sessions) {
+    /* RESP consumers have their own bound of the same value: names a RESP
+     * client makes up must not use up the HTTP sessions' room. */
+    if (reg->st.resp_consumers >= reg->max_sessions) {
         return FLO_ELIMIT;
     }
     s = proto__sess_alloc(reg, "", 0, ns, stream, group, consumer);

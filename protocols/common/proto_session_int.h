@@ -63,8 +63,11 @@ struct proto_sess_op {
     enum op_kind_e kind;
     enum op_step_e step;
     flo_call_t *call;
-    bool longpoll; /* call holds a --max-longpolls slot (proto.h) */
-    bool linked;   /* in reg->ops (unlinked while its final callback runs) */
+    bool longpoll; /* holds a --max-longpolls slot (proto.h) until it ends */
+    /* A create whose owner went away (cancel, registry close) while its
+     * join was in flight: on a successful join it leaves again. */
+    bool abandoned;
+    bool linked; /* in reg->ops (unlinked while its final callback runs) */
     /* An end whose leave is skipped (the membership is shared with another
      * live record) completes from reg->defer, in reg->deferred. */
     bool deferred;
@@ -113,8 +116,9 @@ struct proto_sess_reg {
 
 /* Wall clock in Unix milliseconds. */
 uint64_t proto__sess_wall_ms(void);
-/* HTTP sessions plus RESP consumers registered now. */
-uint64_t proto__sess_live(const proto_sess_reg_t *reg);
+/* Whether max_sessions HTTP sessions are registered (RESP consumers are
+ * bounded apart, in proto_sess_resp_use). */
+bool proto__sess_http_full(const proto_sess_reg_t *reg);
 /* A new, unregistered session with copies of the names (id may be ""). */
 proto_sess_t *proto__sess_alloc(proto_sess_reg_t *reg, const char *id, size_t id_len, flo_buf_t ns,
                                 flo_buf_t stream, flo_buf_t group, flo_buf_t consumer);
@@ -137,6 +141,10 @@ bool proto__sess_shared(proto_sess_t *s);
 proto_sess_op_t *proto__sess_op_new(proto_sess_reg_t *reg, proto_sess_t *s, enum op_kind_e kind);
 /* Unlink, cancel its upstream call, free; releases the hold on its session. */
 void proto__sess_op_free(proto_sess_op_t *op);
+/* Detach the owner of a create whose join is in flight (its callback will
+ * not run) and have the op leave again if the join succeeds. false (op
+ * untouched) when op is not such a create. */
+bool proto__sess_create_abandon(proto_sess_op_t *op);
 /* Run the owner's callback with e, then free the op. */
 void proto__sess_op_fail(proto_sess_op_t *op, const struct proto_err *e);
 /* Start a read or ids op (joining first if needed). 0 or a FLO_E* code. */

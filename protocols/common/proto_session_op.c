@@ -50,12 +50,19 @@ proto_sess_op_t *proto__sess_op_new(proto_sess_reg_t *reg, proto_sess_t *s, enum
 }
 
 /* Take the op off the registry's list before its final callback, so that
- * a callback that closes the registry does not see it again. */
+ * a callback that closes the registry does not see it again, and give back
+ * its --max-longpolls slot (before the callback: the owner may start the
+ * next long-poll from it). Every way an op ends passes here exactly once
+ * with the slot held, so the slot is released exactly once. */
 static void op_unlink(proto_sess_op_t *op)
 {
     if (op->linked) {
         DL_DELETE(op->reg->ops, op);
         op->linked = false;
+    }
+    if (op->longpoll) {
+        op->longpoll = false;
+        proto_longpoll_leave();
     }
 }
 
@@ -65,10 +72,6 @@ void proto__sess_op_free(proto_sess_op_t *op)
     op_unlink(op);
     if (op->call != NULL) {
         flo_pool_cancel(op->reg->pool, op->call);
-    }
-    if (op->longpoll) {
-        op->longpoll = false;
-        proto_longpoll_leave();
     }
     if (op->deferred) {
         DL_DELETE2(op->reg->deferred, op, dprev, dnext);
@@ -95,20 +98,21 @@ static int op_send(proto_sess_op_t *op, uint16_t code, flo_buf_t value, flo_buf_
     op->reconnects_at_send = reconnects(op->reg);
     uint32_t timeout = proto_timeout_for_block(block_ms);
     if (block_ms > 0) {
-        /* A waiting read takes a --max-longpolls slot until answered. */
-        int lp = proto_longpoll_enter();
-        if (lp < 0) {
-            return lp;
+        /* A waiting read takes a --max-longpolls slot at its first blocking
+         * slice and keeps it until the op ends (op_unlink): released between
+         * slices, the slot could go to another client and a later slice be
+         * refused with 429 after this client had already waited. */
+        if (!op->longpoll) {
+            int lp = proto_longpoll_enter();
+            if (lp < 0) {
+                return lp;
+            }
+            op->longpoll = true;
         }
-        op->longpoll = true;
         flags |= FLO_SEND_BLOCKING;
     }
-    int rc = flo_pool_send(op->reg->pool, &req, timeout, flags, op_call_cb, op, &op->call);
-    if (rc < 0 && op->longpoll) {
-        op->longpoll = false;
-        proto_longpoll_leave();
-    }
-    return rc;
+    /* On failure the caller ends the op, which releases the slot. */
+    return flo_pool_send(op->reg->pool, &req, timeout, flags, op_call_cb, op, &op->call);
 }
 
 int proto__sess_send_member(proto_sess_op_t *op, uint16_t code, unsigned flags)
@@ -385,7 +389,7 @@ static void create_done(proto_sess_op_t *op)
     proto_sess_t *s = op->s;
     proto_sess_t *have = NULL;
     HASH_FIND(hh, reg->by_id, s->id, s->id_len, have);
-    if (have == NULL && proto__sess_live(reg) >= reg->max_sessions) {
+    if (have == NULL && proto__sess_http_full(reg)) {
         proto__sess_err_full(&e);
         proto__sess_op_fail(op, &e);
         return;
@@ -412,15 +416,29 @@ static void create_done(proto_sess_op_t *op)
     proto__sess_op_free(op);
 }
 
+/* The join of a create whose owner went away (cancel, registry close)
+ * answered. If it made the consumer a member, nothing on this sidecar
+ * remembers it: leave again (best effort, and not while another live
+ * record shares the membership), else it would stay joined upstream. */
+static void create_abandoned_done(proto_sess_op_t *op, bool joined)
+{
+    proto_sess_reg_t *reg = op->reg;
+    if (joined) {
+        proto__sess_send_leave(reg, op->s, "abandoned_create"); /* holds s itself */
+    }
+    proto__sess_op_free(op);
+    proto__sess_leaves_check(reg);
+}
+
 static void op_call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
 {
     proto_sess_op_t *op = arg;
     op->call = NULL;
-    if (op->longpoll) {
-        op->longpoll = false;
-        proto_longpoll_leave();
-    }
     struct proto_err e;
+    if (op->kind == OP_CREATE && op->abandoned) {
+        create_abandoned_done(op, err == 0 && status == FLO_STATUS_OK);
+        return;
+    }
     if (op->kind == OP_LEAVE || op->kind == OP_END) {
         /* Leaving is best effort: the membership is gone from this sidecar
          * either way, and Flo keeps a member's pending entries claimable. */
@@ -503,6 +521,19 @@ static void op_call_cb(void *arg, int err, uint8_t status, flo_buf_t body)
     }
 }
 
+bool proto__sess_create_abandon(proto_sess_op_t *op)
+{
+    if (op->kind != OP_CREATE || op->call == NULL) {
+        return false;
+    }
+    /* The join may already be on the wire: wait for its answer (the op
+     * stays in reg->ops, so a shutdown waits for it and its leave, within
+     * its bound) to know whether a leave is needed. */
+    op->create_cb = NULL;
+    op->abandoned = true;
+    return true;
+}
+
 void proto_sess_op_cancel(proto_sess_op_t *op)
 {
     if (op == NULL) {
@@ -511,6 +542,9 @@ void proto_sess_op_cancel(proto_sess_op_t *op)
     if (op->kind == OP_END) {
         /* The leave is already on its way: let it finish, unobserved. */
         op->done_cb = NULL;
+        return;
+    }
+    if (proto__sess_create_abandon(op)) {
         return;
     }
     proto__sess_op_free(op);

@@ -77,7 +77,11 @@ void resp__pending_observe(struct resp_pending *p)
     if (p->reply.len > 0 && (p->reply.data[0] == '-' || p->reply.data[0] == '!')) {
         result = p->result[0] ? p->result : result_for_prefix(&p->reply);
     }
-    uint64_t ns = uv_hrtime() - p->t0_ns;
+    /* A command completed from an upstream callback ends when that
+     * response's socket read was stamped (shared with the upstream
+     * histogram); a fresh reading otherwise (flo_pool_now_ns). */
+    uint64_t now = flo_pool_now_ns(p->c->srv->ctx ? p->c->srv->ctx->pool : NULL);
+    uint64_t ns = now > p->t0_ns ? now - p->t0_ns : 0;
     proto_metrics_request(PROTO_M_RESP, op, result, ns);
     if (strcmp(result, "unauthorized") == 0) {
         proto_metrics_rejected(PROTO_M_RESP, PROTO_M_REJ_AUTH);

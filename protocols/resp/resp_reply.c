@@ -4,7 +4,7 @@
  */
 #include "resp_reply.h"
 
-#include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,11 +18,44 @@
  * beyond it (Redis error messages are short sentences). */
 #define ERR_FMT_MAX 1024
 
+/* Write the decimal form of n at dst (room for 20 digits and a sign) and
+ * return its length. Every reply header goes through here, so it avoids
+ * snprintf (its format parsing showed up at ~2 % of a pipelined GET
+ * profile). The magnitude is taken as uint64_t so INT64_MIN needs no
+ * special case. */
+static size_t fmt_i64(char *dst, int64_t n)
+{
+    char tmp[20];
+    uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t len = 0;
+    if (n < 0) {
+        dst[len++] = '-';
+    }
+    while (k > 0) {
+        dst[len++] = tmp[--k];
+    }
+    return len;
+}
+
 static int append_hdr(struct flo_wbuf *out, char type, int64_t n)
 {
-    char hdr[HDR_MAX];
-    int len = snprintf(hdr, sizeof(hdr), "%c%" PRId64 "\r\n", type, n);
-    return flo_wbuf_append(out, hdr, (size_t)len);
+    int rc = flo_wbuf_reserve(out, HDR_MAX);
+    if (rc < 0) {
+        return rc;
+    }
+    char *p = (char *)out->data + out->len;
+    size_t len = 0;
+    p[len++] = type;
+    len += fmt_i64(p + len, n);
+    p[len++] = '\r';
+    p[len++] = '\n';
+    out->len += len;
+    return 0;
 }
 
 /* Append text with CR/LF replaced by spaces (a status or error line must be

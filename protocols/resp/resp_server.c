@@ -505,8 +505,11 @@ static void on_flush(uv_idle_t *h)
 /* Parse and dispatch buffered commands while the client has room. */
 static void client_process(struct resp_client *c)
 {
-    /* Commands parsed in one pass arrived together: one clock read. */
-    uint64_t t0_ns = uv_hrtime();
+    /* Commands parsed in one pass arrived together: one clock read. Inside
+     * an upstream callback (a blocked client resuming) that is the
+     * callback's shared reading, so a command completed in the same
+     * callback never ends before it started. */
+    uint64_t t0_ns = flo_pool_now_ns(c->srv->ctx ? c->srv->ctx->pool : NULL);
     while (!c->closing && !c->stop_parsing && c->npending < RESP_MAX_PENDING) {
         struct resp_argv args;
         /* AUTH before this command ran synchronously: the limits follow. */

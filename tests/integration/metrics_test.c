@@ -318,3 +318,34 @@ Test(metrics, bearer_token_required)
                  2);
     free(t);
 }
+
+/* A RESP command answered from an upstream callback is timed up to that
+ * response (the end reading is shared with the upstream histogram, not
+ * skipped): a BLPOP that waits 0.3 s on an empty list is observed >= 0.3 s,
+ * on both the client-facing and the upstream histogram. */
+Test(metrics, blocking_resp_command_latency_is_measured)
+{
+    ts_http_fixture_start(&dev, &sc, NULL);
+    static const char sum[] =
+        "flo_sidecar_request_duration_seconds_sum{protocol=\"resp\",op=\"blpop\"}";
+    static const char cnt[] =
+        "flo_sidecar_request_duration_seconds_count{protocol=\"resp\",op=\"blpop\"}";
+    static const char up_sum[] = "flo_sidecar_upstream_request_duration_seconds_sum";
+    char *before = scrape();
+    redisContext *rc = ts_redis(sc.resp_port);
+    cr_assert_not_null(rc);
+    redisReply *rep = redisCommand(rc, "BLPOP metrics-latency-q 0.3");
+    cr_assert_not_null(rep);
+    cr_assert(rep->type == REDIS_REPLY_NIL || rep->type == REDIS_REPLY_ARRAY, "type %d", rep->type);
+    freeReplyObject(rep);
+    redisFree(rc);
+    char *after = scrape();
+    cr_assert_eq(sample(after, cnt) - sample(before, cnt), 1);
+    double d = sample(after, sum) - sample(before, sum);
+    cr_assert_geq(d, 0.3, "BLPOP 0.3 observed as %.6f s", d);
+    cr_assert_lt(d, 5.0);
+    double up = sample(after, up_sum) - sample(before, up_sum);
+    cr_assert_geq(up, 0.3, "upstream blocking read observed as %.6f s", up);
+    free(before);
+    free(after);
+}

@@ -1284,3 +1284,91 @@ Test(pool, send_while_the_only_connection_is_dying_is_queued)
     cr_assert_eq(rec.err[1], 0, "%s", flo_strerror(rec.err[1]));
     cr_assert(rec.body_ok[1]);
 }
+
+/* ---------------------------------------------------------------- */
+/* latency clock                                                     */
+/* ---------------------------------------------------------------- */
+
+#define CLOCK_CALLS 16
+static uint64_t clock_seen[CLOCK_CALLS][2];
+static unsigned clock_ncb;
+
+static void clock_cb(void *arg, int err, uint8_t status, flo_buf_t body)
+{
+    (void)status;
+    (void)body;
+    unsigned i = ((struct tag *)arg)->i;
+    cr_assert_eq(err, 0);
+    clock_seen[i][0] = flo_pool_now_ns(pool);
+    clock_seen[i][1] = flo_pool_now_ns(pool);
+    clock_ncb++;
+}
+
+Test(pool, upstream_latency_of_a_delayed_reply_is_measured)
+{
+    const char *addrs[] = {loopback(0, srv.port)};
+    struct flo_pool_config cfg;
+    base_cfg(&cfg, addrs, 1);
+    srv.mode = FS_HOLD;
+    start_pool(&cfg);
+    cr_assert(wait_ready(true));
+    cr_assert_eq(send_i(0, "d", 0, 0, NULL), 0);
+    cr_assert(run_until_count(&srv.nheld, 1, WAIT_MS));
+    run_for(50); /* the server sits on the reply for 50 ms */
+    fs_release_reversed(&srv);
+    cr_assert(run_until_count(&rec.ncb, 1, WAIT_MS));
+    cr_assert_eq(rec.err[0], 0);
+    struct flo_pool_stats st;
+    flo_pool_stats(pool, &st);
+    cr_assert_geq(st.lat_sum_s, 0.05, "observed %.6f s for a reply held 50 ms", st.lat_sum_s);
+    cr_assert_lt(st.lat_sum_s, 5.0);
+    uint64_t total = 0;
+    for (unsigned i = 0; i <= FLO_POOL_LAT_NBUCKETS; i++) {
+        total += st.lat_buckets[i];
+        if (i < FLO_POOL_LAT_NBUCKETS && flo_pool_lat_bounds[i] < 0.05) {
+            cr_assert_eq(st.lat_buckets[i], 0, "bucket le=%g counted a 50 ms reply",
+                         flo_pool_lat_bounds[i]);
+        }
+    }
+    cr_assert_eq(total, 1);
+}
+
+Test(pool, responses_of_one_read_share_one_clock_reading)
+{
+    const char *addrs[] = {loopback(0, srv.port)};
+    struct flo_pool_config cfg;
+    base_cfg(&cfg, addrs, 1);
+    srv.mode = FS_HOLD;
+    start_pool(&cfg);
+    cr_assert(wait_ready(true));
+    clock_ncb = 0;
+    for (unsigned i = 0; i < CLOCK_CALLS; i++) {
+        tags[i].i = i;
+        struct flo_req req = {
+            .op = FLO_OP_KV_GET,
+            .ns = FLO_BUF_STR("default"),
+            .key = FLO_BUF_STR("k"),
+            .value = FLO_BUF_STR("c"),
+        };
+        cr_assert_eq(flo_pool_send(pool, &req, 0, 0, clock_cb, &tags[i], NULL), 0);
+    }
+    cr_assert(run_until_count(&srv.nheld, CLOCK_CALLS, WAIT_MS));
+    uint64_t before = flo_pool_now_ns(pool);
+    /* Every reply is written before the pool's next read: on loopback they
+     * are all in the socket buffer and arrive in one read callback. */
+    fs_release_reversed(&srv);
+    cr_assert(run_until_count(&clock_ncb, CLOCK_CALLS, WAIT_MS));
+    uint64_t after = flo_pool_now_ns(pool);
+    for (unsigned i = 0; i < CLOCK_CALLS; i++) {
+        cr_assert_eq(clock_seen[i][0], clock_seen[i][1], "stable within one callback");
+        cr_assert_eq(clock_seen[i][0], clock_seen[0][0], "call %u read its own clock", i);
+    }
+    cr_assert_gt(clock_seen[0][0], before);
+    cr_assert_lt(clock_seen[0][0], after);
+    /* Outside a callback every call is a fresh reading. */
+    cr_assert_gt(flo_pool_now_ns(pool), after);
+    cr_assert_neq(flo_pool_now_ns(NULL), 0);
+    struct flo_pool_stats st;
+    flo_pool_stats(pool, &st);
+    cr_assert_eq(st.responses, CLOCK_CALLS);
+}

@@ -7,7 +7,10 @@
  * never acked (delivery count 2); re-attach by a fresh registry; idle
  * expiry leaving the group upstream; close leaving every session; records
  * sharing one membership (same consumer name) leaving it only with the last
- * of them (end, expiry, close). Every wait is bounded.
+ * of them (end, expiry, close); HTTP sessions and RESP consumers bounded
+ * apart; a read's --max-longpolls slot held once across its slices and given
+ * back once however it ends; creates cancelled or cut off by close while
+ * their join is in flight leaving again. Every wait is bounded.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -554,9 +557,31 @@ Test(proto_session, max_sessions)
     struct proto_err e;
     cr_assert_eq(proto_sess_create(reg, &spec, created_cb, NULL, NULL, &e), -1);
     cr_assert_eq(e.http_status, 429);
-    cr_assert_eq(proto_sess_resp_use(reg, FLO_BUF_STR("default"), FLO_BUF_STR("m"),
-                                     FLO_BUF_STR("g"), FLO_BUF_STR("r")),
-                 FLO_ELIMIT);
+    proto_sess_put(s);
+    reg_close(reg);
+}
+
+/* RESP consumers have their own bound (of the same value): many RESP
+ * consumer names must not make HTTP creates fail, nor the reverse. */
+Test(proto_session, max_sessions_counts_http_and_resp_apart)
+{
+    struct proto_sess_cfg cfg = {.max_sessions = 1};
+    proto_sess_reg_t *reg = NULL;
+    cr_assert_eq(proto_sess_reg_new(&emb.loop, emb.pool, &cfg, &reg), 0);
+    flo_buf_t ns = FLO_BUF_STR("default"), st = FLO_BUF_STR("ma"), g = FLO_BUF_STR("g");
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("r1")), 0);
+    proto_sess_t *s = create(reg, "ma", "g", "c1", 0); /* not refused by the RESP consumer */
+    struct proto_sess_spec spec = {
+        .ns = ns, .stream = st, .group = g, .consumer = FLO_BUF_STR("c2")};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, NULL, NULL, &e), -1);
+    cr_assert_eq(e.http_status, 429);
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("r2")), FLO_ELIMIT);
+    cr_assert_eq(proto_sess_resp_use(reg, ns, st, g, FLO_BUF_STR("r1")), 0); /* known: a use */
+    struct proto_sess_stats sts;
+    proto_sess_reg_stats(reg, &sts);
+    cr_assert_eq(sts.http_sessions, 1);
+    cr_assert_eq(sts.resp_consumers, 1);
     proto_sess_put(s);
     reg_close(reg);
 }
@@ -843,4 +868,162 @@ Test(proto_session, shared_end_pending_at_close_completes)
     cr_assert(d.done, "the pending end never completed");
     cr_assert_eq(d.http_status, 0);
     cr_assert_eq(group_info("sp2", "g").member_count, 0);
+}
+
+/* ---- the --max-longpolls slot of a session read ---- */
+
+/* Another client on the loop that takes every free long-poll slot once the
+ * read under test holds one (and until it finished). */
+struct grabber {
+    unsigned base;    /* slots held before the read */
+    bool armed;       /* the read has taken its slot */
+    const bool *done; /* the read's completion flag */
+    unsigned grabbed;
+};
+
+static void grab_cb(uv_check_t *h)
+{
+    struct grabber *gr = h->data;
+    if (*gr->done) {
+        return;
+    }
+    if (!gr->armed) {
+        gr->armed = proto_longpoll_count() > gr->base;
+        return;
+    }
+    if (proto_longpoll_enter() == 0) {
+        gr->grabbed++;
+    }
+}
+
+Test(proto_session, longpoll_slot_held_once_for_the_whole_read)
+{
+    /* The test holds one slot itself: a double release would show. */
+    proto_longpoll_set_max(2);
+    cr_assert_eq(proto_longpoll_enter(), 0);
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *s = create(reg, "lp", "g", "c", 100); /* 100 ms slices */
+
+    /* Completed after several slices: the slot never came free between
+     * them, so no later slice could be refused with 429. */
+    struct got g = {0};
+    struct grabber gr = {.base = 1, .done = &g.done};
+    static uv_check_t chk; /* outlives the test body if an assertion fails */
+    cr_assert_eq(uv_check_init(&emb.loop, &chk), 0);
+    chk.data = &gr;
+    cr_assert_eq(uv_check_start(&chk, grab_cb), 0);
+    struct proto_sess_read_args ra = {.count = 5, .block_ms = 600};
+    struct proto_err e;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g, NULL, &e), 0, "%s", e.message);
+    bool finished = ts_embed_run_until(&emb, &g.done, WAIT_MS);
+    uv_check_stop(&chk);
+    uv_close((uv_handle_t *)&chk, NULL);
+    for (unsigned i = 0; i < gr.grabbed; i++) {
+        proto_longpoll_leave();
+    }
+    cr_assert(finished);
+    cr_assert(gr.armed, "the blocking read never took a slot");
+    cr_assert_eq(gr.grabbed, 0, "the read's slot came free between slices");
+    cr_assert_eq(g.http_status, 0, "a later slice was refused: %d", g.http_status);
+    cr_assert_eq(proto_longpoll_count(), 1);
+
+    /* Cancelled: given back once. */
+    struct got g2 = {0};
+    proto_sess_op_t *op = NULL;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g2, &op, &e), 0);
+    ts_embed_run_for(&emb, 250);
+    cr_assert_eq(proto_longpoll_count(), 2);
+    proto_sess_op_cancel(op);
+    cr_assert_eq(proto_longpoll_count(), 1);
+    ts_embed_run_for(&emb, 100);
+    cr_assert(!g2.done);
+    cr_assert_eq(proto_longpoll_count(), 1);
+
+    /* Ended while waiting: the read finishes and gives it back once. */
+    struct got g3 = {0};
+    ra.block_ms = 3000;
+    cr_assert_eq(proto_sess_read(s, &ra, read_cb, &g3, NULL, &e), 0);
+    ts_embed_run_for(&emb, 150);
+    cr_assert_eq(proto_longpoll_count(), 2);
+    end_ok(s);
+    cr_assert(ts_embed_run_until(&emb, &g3.done, WAIT_MS));
+    cr_assert_eq(proto_longpoll_count(), 1);
+    proto_sess_put(s);
+
+    /* Registry closed while waiting: failed with 503, given back once. */
+    proto_sess_t *s2 = create(reg, "lp", "g", "c2", 100);
+    struct got g4 = {0};
+    cr_assert_eq(proto_sess_read(s2, &ra, read_cb, &g4, NULL, &e), 0);
+    ts_embed_run_for(&emb, 150);
+    cr_assert_eq(proto_longpoll_count(), 2);
+    proto_sess_put(s2);
+    reg_close(reg);
+    cr_assert(g4.done);
+    cr_assert_eq(g4.http_status, 503);
+    cr_assert_eq(proto_longpoll_count(), 1);
+    proto_longpoll_leave();
+    proto_longpoll_set_max(0);
+}
+
+/* ---- creates abandoned while their join is in flight ---- */
+
+static void create_async(proto_sess_reg_t *reg, const char *stream, const char *consumer,
+                         uint32_t claim_idle_ms, struct created *c, proto_sess_op_t **op)
+{
+    struct proto_sess_spec spec = {
+        .ns = FLO_BUF_STR("default"),
+        .stream = FLO_BUF_STR(stream),
+        .group = FLO_BUF_STR("g"),
+        .consumer = FLO_BUF_STR(consumer),
+        .claim_idle_ms = claim_idle_ms,
+    };
+    struct proto_err e;
+    cr_assert_eq(proto_sess_create(reg, &spec, created_cb, c, op, &e), 0, "%s", e.message);
+}
+
+Test(proto_session, cancelled_create_does_not_stay_joined)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *keep = create(reg, "cc", "g", "keep", 0);
+    struct created c = {0};
+    proto_sess_op_t *op = NULL;
+    create_async(reg, "cc", "gone", 0, &c, &op);
+    proto_sess_op_cancel(op);
+    /* The join lands upstream all the same; the sidecar must leave again. */
+    ts_embed_run_for(&emb, 200);
+    cr_assert(!c.done, "a cancelled create called back");
+    cr_assert_eq(wait_members("cc", "g", 1), 1, "the cancelled create's member stayed joined");
+
+    /* Sharing guard: a cancelled create of a live session's identity (other
+     * claim_idle_ms, same consumer) must not leave that session's
+     * membership. */
+    create_async(reg, "cc", "keep", 5000, &c, &op);
+    proto_sess_op_cancel(op);
+    ts_embed_run_for(&emb, 200);
+    cr_assert_eq(group_info("cc", "g").member_count, 1, "left a live session's membership");
+    struct proto_sess_stats st;
+    proto_sess_reg_stats(reg, &st);
+    cr_assert_eq(st.http_sessions, 1);
+    append("cc", "r");
+    struct got g = sess_read(keep, 10, 0);
+    cr_assert_eq(g.n, 1);
+    /* Settled, so that the close's leave does remove the member. */
+    cr_assert_eq(sess_ids(keep, PROTO_SESS_ACK, g.ids, 1), 1);
+    proto_sess_put(keep);
+    reg_close(reg);
+    cr_assert_eq(group_info("cc", "g").member_count, 0);
+}
+
+Test(proto_session, create_in_flight_at_close_does_not_stay_joined)
+{
+    proto_sess_reg_t *reg = reg_new(0, NULL);
+    proto_sess_t *keep = create(reg, "ccl", "g", "keep", 0);
+    proto_sess_put(keep);
+    struct created c = {0};
+    create_async(reg, "ccl", "late", 0, &c, NULL);
+    reg_close(reg);
+    cr_assert(c.done);
+    cr_assert_null(c.s);
+    cr_assert_eq(c.http_status, 503);
+    cr_assert_eq(wait_members("ccl", "g", 0), 0, "a create in flight at close stayed joined");
 }

@@ -4,6 +4,8 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "resp_reply.h"
@@ -62,6 +64,47 @@ Test(resp_reply, integers)
     resp_reply_int(&out, -42);
     resp_reply_int(&out, INT64_MAX);
     EXPECT(":0\r\n:-42\r\n:9223372036854775807\r\n");
+}
+
+/* The hand-written decimal formatter: digit-count edges, the sign, and both
+ * ends of int64_t (INT64_MIN has no positive counterpart). */
+Test(resp_reply, integer_edges)
+{
+    cr_assert_eq(resp_reply_int(&out, 0), 0);
+    cr_assert_eq(resp_reply_int(&out, 9), 0);
+    cr_assert_eq(resp_reply_int(&out, 10), 0);
+    cr_assert_eq(resp_reply_int(&out, -1), 0);
+    cr_assert_eq(resp_reply_int(&out, INT64_MAX), 0);
+    cr_assert_eq(resp_reply_int(&out, INT64_MIN), 0);
+    EXPECT(":0\r\n:9\r\n:10\r\n:-1\r\n:9223372036854775807\r\n:-9223372036854775808\r\n");
+}
+
+Test(resp_reply, integer_matches_printf)
+{
+    /* Every power of ten and its neighbours, both signs. */
+    int64_t v = 1;
+    char want[64];
+    for (int i = 0; i < 19; i++) {
+        const int64_t cases[] = {v - 1, v, v + 1, -(v - 1), -v, -(v + 1)};
+        for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+            out.len = 0;
+            cr_assert_eq(resp_reply_int(&out, cases[k]), 0);
+            int n = snprintf(want, sizeof(want), ":%lld\r\n", (long long)cases[k]);
+            cr_assert_eq(out.len, (size_t)n, "value %lld", (long long)cases[k]);
+            cr_assert_eq(memcmp(out.data, want, (size_t)n), 0, "value %lld", (long long)cases[k]);
+        }
+        if (i < 18) {
+            v *= 10; /* 10^18 is the last power below INT64_MAX */
+        }
+    }
+}
+
+Test(resp_reply, headers_use_the_same_formatter)
+{
+    resp_reply_array(&out, 10);
+    resp_reply_bulk(&out, "0123456789", 10);
+    resp_reply_set(&out, RESP_PROTO_3, 9);
+    EXPECT("*10\r\n$10\r\n0123456789\r\n~9\r\n");
 }
 
 Test(resp_reply, bulk_is_binary_safe)

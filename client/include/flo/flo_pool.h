@@ -152,6 +152,16 @@ struct flo_pool_stats {
     uint64_t lat_buckets[FLO_POOL_LAT_NBUCKETS + 1];
     double lat_sum_s;
 };
+/*
+ * uv_hrtime() for latency accounting by the pool's callers: while a call's
+ * callback runs for a response, the clock reading taken once for the
+ * socket read that delivered it (every response of that read shares it);
+ * elsewhere a fresh uv_hrtime(). pool may be NULL (fresh reading). Lets a
+ * front end time a command completed from the callback without another
+ * clock read.
+ */
+uint64_t flo_pool_now_ns(const flo_pool_t *pool);
+
 /* Copy the counters (cheap: a struct copy). */
 void flo_pool_stats(const flo_pool_t *pool, struct flo_pool_stats *out);
 
