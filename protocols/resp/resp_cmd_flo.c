@@ -345,10 +345,10 @@ const struct resp_cmd resp__flo_cmds[] = {
      cmd_cas},
     {"flo.history", -2, RESP_CMD_READONLY, 1, 1, 1, "flo",
      "Returns earlier values of a key with their versions, newest first.", cmd_history},
-    {"flo.bget", 3, RESP_CMD_READONLY | RESP_CMD_BARRIER, 1, 1, 1, "flo",
+    {"flo.bget", 3, RESP_CMD_READONLY | RESP_CMD_BARRIER | RESP_CMD_TIMEOUT_NIL, 1, 1, 1, "flo",
      "Waits up to timeout_ms for the key to exist and returns its value (nil on timeout).",
      cmd_bget},
-    {"flo.watch", 3, RESP_CMD_READONLY | RESP_CMD_BARRIER, 1, 1, 1, "flo",
+    {"flo.watch", 3, RESP_CMD_READONLY | RESP_CMD_BARRIER | RESP_CMD_TIMEOUT_NIL, 1, 1, 1, "flo",
      "Waits up to timeout_ms for the key's next version; [value, version] or nil on timeout.",
      cmd_watch},
 };

@@ -97,6 +97,12 @@ enum resp_cmd_flags_e {
      * Redis runs a client's commands one at a time, a blocked client runs
      * nothing else). */
     RESP_CMD_BARRIER = 1 << 5,
+    /* What a blocking command answers when its wait ends without a result
+     * (also when the sidecar ends the wait early: shutdown, client EOF):
+     * a nil bulk string (FLO.BGET, FLO.WATCH) or an empty array
+     * (FLO.QDEQUEUE); neither = Redis' null array (XREAD, BLPOP). */
+    RESP_CMD_TIMEOUT_NIL = 1 << 6,
+    RESP_CMD_TIMEOUT_EMPTY = 1 << 7,
 };
 
 /* One upstream request of a pending command. */

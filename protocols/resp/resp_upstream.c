@@ -240,15 +240,14 @@ void resp__upstream_cancel_all(struct resp_client *c)
 }
 
 /* The reply the command gives when its block time runs out, so an early
- * end looks like a timeout to the client: nil for FLO.BGET / FLO.WATCH, an
- * empty array for FLO.QDEQUEUE, Redis' null array for XREAD and the rest. */
+ * end looks like a timeout to the client (the command table says which). */
 static int timeout_reply(struct resp_pending *p)
 {
-    const char *name = p->cmd != NULL ? p->cmd->name : "";
-    if (strcmp(name, "flo.bget") == 0 || strcmp(name, "flo.watch") == 0) {
+    unsigned flags = p->cmd != NULL ? p->cmd->flags : 0;
+    if (flags & RESP_CMD_TIMEOUT_NIL) {
         return resp_reply_null(&p->reply, p->proto);
     }
-    if (strcmp(name, "flo.qdequeue") == 0) {
+    if (flags & RESP_CMD_TIMEOUT_EMPTY) {
         return resp_reply_array(&p->reply, 0);
     }
     return resp_reply_null_array(&p->reply, p->proto);
